@@ -1,0 +1,13 @@
+//! rnnpy core: a tape-based autodiff engine over dense f32 tensors, the
+//! GRU + RWKV + MoE recurrent language model of `spec/MODEL.md`, AdamW, and the
+//! bincode checkpoint format of `spec/CHECKPOINT.md`.
+//!
+//! The core never prints and never touches Python; `python/` (behind the
+//! `python` feature, enabled only by maturin) is a thin binding layer.
+
+pub mod error;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{Error, Result};
