@@ -17,7 +17,7 @@ from rnnpy.tokenizer.errors import TokenizerError
 from rnnpy.tokenizer.ids import FIRST_MERGE_ID, LATIN1, SCHEMES, UTF8_BYTES, latin1_round_trips
 from rnnpy.tokenizer.train import MergeStep, TrainResult, train_merges
 
-__all__ = ["BPETokenizer", "MergeStep", "TokenizerError", "LATIN1", "UTF8_BYTES"]
+__all__ = ["BPETokenizer", "MergeStep", "TokenizerError", "LATIN1", "UTF8_BYTES", "read_text"]
 
 
 class BPETokenizer:
