@@ -5,7 +5,10 @@
 //! The core never prints and never touches Python; `python/` (behind the
 //! `python` feature, enabled only by maturin) is a thin binding layer.
 
+pub mod checkpoint;
+pub mod engine;
 pub mod error;
+pub mod nn;
 
 #[cfg(feature = "python")]
 mod python;
