@@ -84,8 +84,7 @@ def train_merges(
     where: defaultdict[int, set[int]] = defaultdict(set)
     for i, w in enumerate(words):
         f = freqs[i]
-        for a, b in zip(w, w[1:]):
-            key = a * K + b
+        for key in [a * K + b for a, b in zip(w, w[1:])]:
             counts[key] += f
             where[key].add(i)
     heap = [(-c, key) for key, c in counts.items()]
@@ -134,6 +133,9 @@ def _merge(words, freqs, counts, where, heap, a, b, new_id, pieces) -> None:
     """Replace (a, b) by new_id in ``pieces``, left to right without overlaps,
     adjusting only the pairs next to each occurrence."""
     touched: set[int] = set()  # pairs containing new_id: the only ones that grow
+    touch = touched.add
+    index = list.index
+    bk, xk = b * K, new_id * K
     for i in pieces:
         w = words[i]
         f = freqs[i]
@@ -141,26 +143,26 @@ def _merge(words, freqs, counts, where, heap, a, b, new_id, pieces) -> None:
         n = len(w) - 1  # last index a pair can start at
         while j < n:
             try:
-                j = w.index(a, j, n)
+                j = index(w, a, j, n)
             except ValueError:
                 break
             if w[j + 1] != b:
                 j += 1
                 continue
             if j:
-                left = w[j - 1]  # already new_id if the previous pair merged
-                counts[left * K + a] -= f
-                key = left * K + new_id
+                left = w[j - 1] * K  # already new_id if the previous pair merged
+                counts[left + a] -= f
+                key = left + new_id
                 counts[key] += f
                 where[key].add(i)
-                touched.add(key)
+                touch(key)
             if j + 2 <= n:
                 right = w[j + 2]
-                counts[b * K + right] -= f
-                key = new_id * K + right
+                counts[bk + right] -= f
+                key = xk + right
                 counts[key] += f
                 where[key].add(i)
-                touched.add(key)
+                touch(key)
             w[j : j + 2] = (new_id,)
             n -= 1
             j += 1
