@@ -243,3 +243,24 @@ def test_inconsistent_merge_is_rejected(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     with pytest.raises(TokenizerError, match="merge 0"):
         BPETokenizer.load(path)
+
+
+def test_duplicate_merge_strings_use_the_later_id(tmp_path: Path) -> None:
+    # Merges 2 and 3 both make "abc"; the old encoder looked ids up by string,
+    # so merge 2 yields id 263 too. The HF export must agree.
+    a, b, c = (4 + ord(ch) for ch in "abc")
+    doc = json.loads((G6 / "tokenizer.json").read_text())
+    base = [entry for entry in doc["vocab"] if entry[0] < 260]
+    doc["vocab"] = base + [[260, "ab"], [261, "bc"], [262, "abc"], [263, "abc"]]
+    doc["merges"] = [[a, b], [b, c], [260, c], [a, 261]]
+    path = tmp_path / "dup.json"
+    path.write_text(json.dumps(doc))
+    tok = BPETokenizer.load(path)
+    text = "abc xbc abcabc"
+    assert tok.encode("abc") == [263]
+    assert tok.encode(text) == reference_encode(tok, text)
+    assert tok.decode(tok.encode(text)) == text
+    tokenizers = pytest.importorskip("tokenizers")
+    tok.to_huggingface(tmp_path / "hf.json")
+    hf = tokenizers.Tokenizer.from_file(str(tmp_path / "hf.json"))
+    assert hf.encode(text).ids == tok.encode(text)
