@@ -8,7 +8,10 @@
 pub mod checkpoint;
 pub mod engine;
 pub mod error;
+pub mod generate;
 pub mod nn;
+pub mod optim;
+pub mod train;
 
 #[cfg(feature = "python")]
 mod python;

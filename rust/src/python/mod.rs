@@ -1,9 +1,25 @@
-//! Thin PyO3 bindings: conversion, GIL release, error mapping. No numerics here.
+//! Thin PyO3 bindings: argument conversion, GIL release, error mapping. No
+//! numerics here; the typed, documented API is `python/rnnpy/`.
 
 use pyo3::prelude::*;
+
+mod arrays;
+mod checkpoint;
+mod errors;
+mod model;
+mod trainer;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CheckpointError", m.py().get_type::<errors::CheckpointError>())?;
+    m.add_class::<model::PyModelConfig>()?;
+    m.add_class::<model::PyModel>()?;
+    m.add_class::<model::PyRecurrentState>()?;
+    m.add_class::<model::PySampler>()?;
+    m.add_class::<trainer::PyTrainer>()?;
+    m.add_class::<checkpoint::PyCheckpointRecord>()?;
+    m.add_function(wrap_pyfunction!(checkpoint::read_checkpoint, m)?)?;
+    m.add_function(wrap_pyfunction!(checkpoint::write_checkpoint, m)?)?;
     Ok(())
 }

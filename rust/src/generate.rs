@@ -1,0 +1,94 @@
+//! Step-by-step inference with carried state (generation, RL sampling): the
+//! per-token cost is constant because each step runs one position from the
+//! saved state.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::engine::{Tape, Tensor};
+use crate::error::Result;
+use crate::nn::cell::LayerState;
+use crate::nn::model::{Batch, Model};
+
+/// Every layer's state for `b` sequences: `s` and, with RWKV, `num`, `den`, `xp` (each `[B, H]`).
+#[derive(Clone, Debug)]
+pub struct RecurrentState {
+    pub b: usize,
+    pub layers: Vec<Vec<Tensor>>,
+}
+
+impl RecurrentState {
+    pub fn zeros(model: &Model, b: usize) -> Self {
+        let cfg = &model.config;
+        let per_layer = if cfg.use_rwkv { 4 } else { 1 };
+        let layers = (0..cfg.num_layers).map(|_| vec![Tensor::zeros(b, cfg.hidden_size); per_layer]).collect();
+        RecurrentState { b, layers }
+    }
+}
+
+/// Feeds one token per sequence (`tokens.len() == state.b`); returns logits `[B, V]`.
+pub fn step(model: &Model, state: &mut RecurrentState, tokens: &[u32]) -> Result<Tensor> {
+    model.check_tokens(tokens, state.b, 1, "tokens")?;
+    let mut tape = Tape::new(&model.params);
+    let states = state
+        .layers
+        .iter()
+        .map(|ts| {
+            let s = tape.constant(ts[0].clone());
+            let rwkv = (ts.len() == 4).then(|| (tape.constant(ts[1].clone()), tape.constant(ts[2].clone()), tape.constant(ts[3].clone())));
+            LayerState { s, rwkv }
+        })
+        .collect();
+    let (logits, finals) = model.forward(&mut tape, Batch { tokens, b: state.b, t: 1 }, Some(states));
+    for (dst, fin) in state.layers.iter_mut().zip(finals) {
+        dst[0] = tape.value(fin.s).clone();
+        if let Some((num, den, xp)) = fin.rwkv {
+            dst[1] = tape.value(num).clone();
+            dst[2] = tape.value(den).clone();
+            dst[3] = tape.value(xp).clone();
+        }
+    }
+    Ok(tape.value(logits).clone())
+}
+
+/// Samples from `softmax(logits / temperature)`; temperature ≤ 0 is argmax
+/// (the first maximum).
+pub fn sample(logits: &[f32], temperature: f32, rng: &mut ChaCha8Rng) -> u32 {
+    if temperature <= 0.0 {
+        let mut best = 0;
+        for (i, &x) in logits.iter().enumerate() {
+            if x > logits[best] {
+                best = i;
+            }
+        }
+        return best as u32;
+    }
+    let t = temperature as f64;
+    let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+    let w: Vec<f64> = logits.iter().map(|&x| ((x as f64 - m) / t).exp()).collect();
+    let total: f64 = w.iter().sum();
+    let mut r = rng.gen::<f64>() * total;
+    for (i, &wi) in w.iter().enumerate() {
+        r -= wi;
+        if r < 0.0 {
+            return i as u32;
+        }
+    }
+    (w.len() - 1) as u32
+}
+
+/// Feeds `prompt` (at least one token), then samples `n` tokens, each fed back.
+pub fn generate(model: &Model, prompt: &[u32], n: usize, temperature: f32, rng: &mut ChaCha8Rng) -> Result<Vec<u32>> {
+    let mut state = RecurrentState::zeros(model, 1);
+    let mut logits = Tensor::default();
+    for &tok in prompt {
+        logits = step(model, &mut state, &[tok])?;
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let tok = sample(&logits.data, temperature, rng);
+        out.push(tok);
+        logits = step(model, &mut state, &[tok])?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,36 @@
+//! numpy <-> core conversions. Inputs are copied into Rust values before the
+//! GIL is released.
+
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::engine::Tensor;
+
+/// A `[B, T]` uint32 array as (ids, B, T).
+pub fn tokens2(a: &PyReadonlyArray2<u32>) -> PyResult<(Vec<u32>, usize, usize)> {
+    let shape = a.shape();
+    let (b, t) = (shape[0], shape[1]);
+    let data = match a.as_slice() {
+        Ok(s) => s.to_vec(),
+        Err(_) => a.as_array().iter().copied().collect(),
+    };
+    Ok((data, b, t))
+}
+
+/// A float32 numpy array of the given shape holding `data`.
+pub fn to_numpy<'py>(py: Python<'py>, data: Vec<f32>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    let arr = PyArray1::from_vec(py, data);
+    Ok(arr.reshape(shape.to_vec())?.into_any())
+}
+
+pub fn tensor_to_numpy<'py>(py: Python<'py>, t: &Tensor, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    to_numpy(py, t.data.clone(), shape)
+}
+
+pub fn check_len(what: &str, got: usize, want: usize) -> PyResult<()> {
+    if got != want {
+        return Err(PyValueError::new_err(format!("{what}: {got} values given, {want} expected")));
+    }
+    Ok(())
+}

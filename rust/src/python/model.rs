@@ -1,0 +1,265 @@
+//! `ModelConfig`, `Model`, recurrent state and sampler bindings.
+
+use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::arrays::{check_len, tensor_to_numpy, to_numpy, tokens2};
+use crate::engine::Tensor;
+use crate::generate::{self, RecurrentState};
+use crate::nn::model::Batch;
+use crate::nn::{Model, ModelConfig};
+
+#[pyclass(name = "ModelConfig", module = "rnnpy._core", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub struct PyModelConfig {
+    pub inner: ModelConfig,
+}
+
+#[pymethods]
+impl PyModelConfig {
+    #[new]
+    #[pyo3(signature = (vocab_size, embed_size=16, hidden_size=32, num_layers=1, num_heads=4, num_experts=4, top_k=1, fast_mode=false, use_rwkv=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        vocab_size: usize,
+        embed_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        num_heads: usize,
+        num_experts: usize,
+        top_k: usize,
+        fast_mode: bool,
+        use_rwkv: bool,
+    ) -> PyResult<Self> {
+        let inner = ModelConfig { vocab_size, embed_size, hidden_size, num_layers, fast_mode, use_rwkv, num_experts, top_k, num_heads };
+        inner.validate()?;
+        Ok(PyModelConfig { inner })
+    }
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size
+    }
+    #[getter]
+    fn embed_size(&self) -> usize {
+        self.inner.embed_size
+    }
+    #[getter]
+    fn hidden_size(&self) -> usize {
+        self.inner.hidden_size
+    }
+    #[getter]
+    fn num_layers(&self) -> usize {
+        self.inner.num_layers
+    }
+    #[getter]
+    fn num_heads(&self) -> usize {
+        self.inner.num_heads
+    }
+    #[getter]
+    fn num_experts(&self) -> usize {
+        self.inner.num_experts
+    }
+    #[getter]
+    fn top_k(&self) -> usize {
+        self.inner.top_k
+    }
+    #[getter]
+    fn fast_mode(&self) -> bool {
+        self.inner.fast_mode
+    }
+    #[getter]
+    fn use_rwkv(&self) -> bool {
+        self.inner.use_rwkv
+    }
+    /// Total parameter count.
+    fn num_parameters(&self) -> usize {
+        self.inner.num_params()
+    }
+    /// Parameters used per token (idle routed experts excluded).
+    fn active_parameters(&self) -> usize {
+        self.inner.active_params()
+    }
+    /// `[(name, shape), ...]` in the checkpoint's flat order.
+    fn param_shapes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items: Vec<Bound<PyTuple>> = self
+            .inner
+            .param_specs()
+            .into_iter()
+            .map(|s| PyTuple::new(py, [s.name.into_pyobject(py)?.into_any(), PyTuple::new(py, s.shape)?.into_any()]))
+            .collect::<PyResult<_>>()?;
+        PyList::new(py, items)
+    }
+    fn __repr__(&self) -> String {
+        let c = &self.inner;
+        format!(
+            "ModelConfig(vocab_size={}, embed_size={}, hidden_size={}, num_layers={}, num_heads={}, num_experts={}, top_k={}, fast_mode={}, use_rwkv={})",
+            c.vocab_size,
+            c.embed_size,
+            c.hidden_size,
+            c.num_layers,
+            c.num_heads,
+            c.num_experts,
+            c.top_k,
+            if c.fast_mode { "True" } else { "False" },
+            if c.use_rwkv { "True" } else { "False" }
+        )
+    }
+}
+
+#[pyclass(name = "Model", module = "rnnpy._core")]
+#[derive(Clone)]
+pub struct PyModel {
+    pub inner: Model,
+}
+
+#[pymethods]
+impl PyModel {
+    #[new]
+    #[pyo3(signature = (config, seed=0))]
+    fn new(config: &PyModelConfig, seed: u64) -> PyResult<Self> {
+        Ok(PyModel { inner: Model::new(config.inner.clone(), seed)? })
+    }
+
+    #[getter]
+    fn config(&self) -> PyModelConfig {
+        PyModelConfig { inner: self.inner.config.clone() }
+    }
+
+    /// `{name: float32 array}` copies, in the checkpoint's order.
+    fn parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (spec, t) in self.inner.specs.iter().zip(&self.inner.params) {
+            d.set_item(&spec.name, tensor_to_numpy(py, t, &spec.shape)?)?;
+        }
+        Ok(d)
+    }
+
+    /// Replaces one parameter from a flat float32 array (shape checked by the caller).
+    fn set_parameter(&mut self, name: &str, values: PyReadonlyArray1<f32>) -> PyResult<()> {
+        let i = self
+            .inner
+            .specs
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown parameter '{name}'")))?;
+        let dst = &mut self.inner.params[i];
+        let src = values.as_array();
+        check_len(&format!("parameter '{name}'"), src.len(), dst.len())?;
+        dst.data.iter_mut().zip(src.iter()).for_each(|(d, s)| *d = *s);
+        Ok(())
+    }
+
+    /// All parameters as one flat float32 array (checkpoint order).
+    fn flat_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let f = self.inner.flat();
+        let n = f.len();
+        to_numpy(py, f, &[n])
+    }
+
+    /// `inputs [B, T]` uint32 -> logits `[B, T, V]` float32, zero initial state.
+    fn logits<'py>(&self, py: Python<'py>, inputs: PyReadonlyArray2<u32>) -> PyResult<Bound<'py, PyAny>> {
+        let (ids, b, t) = tokens2(&inputs)?;
+        let model = &self.inner;
+        let out = py.allow_threads(|| model.logits(Batch { tokens: &ids, b, t }))?;
+        let v = out.cols;
+        to_numpy(py, out.data, &[b, t, v])
+    }
+
+    /// `(loss, {name: gradient})` or `(loss, None)`.
+    #[pyo3(signature = (inputs, targets, want_grad=true))]
+    fn loss_and_grad<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: PyReadonlyArray2<u32>,
+        targets: PyReadonlyArray2<u32>,
+        want_grad: bool,
+    ) -> PyResult<(f32, Option<Bound<'py, PyDict>>)> {
+        let (ids, b, t) = tokens2(&inputs)?;
+        let (tg, tb, tt) = tokens2(&targets)?;
+        if (tb, tt) != (b, t) {
+            return Err(PyValueError::new_err(format!("targets have shape [{tb}, {tt}], inputs [{b}, {t}]")));
+        }
+        let model = &self.inner;
+        let (loss, grads) = py.allow_threads(|| model.loss_and_grad(Batch { tokens: &ids, b, t }, &tg, want_grad))?;
+        let Some(grads) = grads else { return Ok((loss, None)) };
+        let d = PyDict::new(py);
+        for (spec, g) in self.inner.specs.iter().zip(grads) {
+            d.set_item(&spec.name, to_numpy(py, g.data, &spec.shape)?)?;
+        }
+        Ok((loss, Some(d)))
+    }
+
+    /// Fresh zero state for `batch` sequences.
+    fn new_state(&self, batch: usize) -> PyResult<PyRecurrentState> {
+        if batch == 0 {
+            return Err(PyValueError::new_err("batch must be at least 1"));
+        }
+        Ok(PyRecurrentState { inner: RecurrentState::zeros(&self.inner, batch) })
+    }
+
+    /// Feeds one token per sequence, advancing `state`; returns logits `[B, V]`.
+    fn step<'py>(&self, py: Python<'py>, state: &mut PyRecurrentState, tokens: Vec<u32>) -> PyResult<Bound<'py, PyAny>> {
+        let out = generate::step(&self.inner, &mut state.inner, &tokens)?;
+        let (b, v) = (out.rows, out.cols);
+        to_numpy(py, out.data, &[b, v])
+    }
+
+    /// Feeds `prompt`, then samples `length` tokens (temperature 0: argmax).
+    #[pyo3(signature = (prompt, length, temperature=0.8, seed=0))]
+    fn generate(&self, py: Python<'_>, prompt: Vec<u32>, length: usize, temperature: f32, seed: u64) -> PyResult<Vec<u32>> {
+        if prompt.is_empty() {
+            return Err(PyValueError::new_err("generation needs a prompt of at least one token"));
+        }
+        let model = &self.inner;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        Ok(py.allow_threads(|| generate::generate(model, &prompt, length, temperature, &mut rng))?)
+    }
+}
+
+#[pyclass(name = "RecurrentState", module = "rnnpy._core")]
+#[derive(Clone)]
+pub struct PyRecurrentState {
+    pub inner: RecurrentState,
+}
+
+#[pymethods]
+impl PyRecurrentState {
+    #[getter]
+    fn batch(&self) -> usize {
+        self.inner.b
+    }
+    /// Per layer: `[s, num, den, xp]` (RWKV) or `[s]`, each `[B, H]`.
+    fn tensors<'py>(&self, py: Python<'py>) -> PyResult<Vec<Vec<Bound<'py, PyAny>>>> {
+        self.inner
+            .layers
+            .iter()
+            .map(|ts| ts.iter().map(|t: &Tensor| tensor_to_numpy(py, t, &[t.rows, t.cols])).collect())
+            .collect()
+    }
+}
+
+/// A seeded sampler: `softmax(logits / temperature)`, temperature 0 = argmax.
+#[pyclass(name = "Sampler", module = "rnnpy._core")]
+pub struct PySampler {
+    rng: ChaCha8Rng,
+}
+
+#[pymethods]
+impl PySampler {
+    #[new]
+    #[pyo3(signature = (seed=0))]
+    fn new(seed: u64) -> Self {
+        PySampler { rng: ChaCha8Rng::seed_from_u64(seed) }
+    }
+    fn sample(&mut self, logits: PyReadonlyArray1<f32>, temperature: f32) -> PyResult<u32> {
+        let l: Vec<f32> = logits.as_array().iter().copied().collect();
+        if l.is_empty() {
+            return Err(PyValueError::new_err("empty logits"));
+        }
+        Ok(generate::sample(&l, temperature, &mut self.rng))
+    }
+}

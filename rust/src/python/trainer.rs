@@ -1,0 +1,114 @@
+//! `Trainer`: AdamW state plus one training step (or many) per call, with the
+//! GIL released.
+
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use super::arrays::{check_len, to_numpy, tokens2};
+use super::model::PyModel;
+use crate::nn::model::Batch;
+use crate::train::Trainer;
+
+#[pyclass(name = "Trainer", module = "rnnpy._core")]
+pub struct PyTrainer {
+    inner: Trainer,
+}
+
+#[pymethods]
+impl PyTrainer {
+    #[new]
+    #[pyo3(signature = (model, learning_rate=1e-3, weight_decay=0.01, grad_clip=1.0))]
+    fn new(model: &PyModel, learning_rate: f32, weight_decay: f32, grad_clip: f32) -> Self {
+        PyTrainer { inner: Trainer::new(&model.inner, learning_rate, weight_decay, grad_clip) }
+    }
+
+    #[getter]
+    fn optimizer_step(&self) -> usize {
+        self.inner.optimizer.step
+    }
+    #[getter]
+    fn learning_rate(&self) -> f32 {
+        self.inner.optimizer.lr
+    }
+    #[setter]
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.inner.optimizer.lr = lr;
+    }
+    #[getter]
+    fn weight_decay(&self) -> f32 {
+        self.inner.optimizer.weight_decay
+    }
+    #[getter]
+    fn grad_clip(&self) -> f32 {
+        self.inner.grad_clip
+    }
+
+    /// One step on `inputs`/`targets [B, T]`: `(loss, pre-clip grad norm)`.
+    fn step(&mut self, py: Python<'_>, model: &Bound<PyModel>, inputs: PyReadonlyArray2<u32>, targets: PyReadonlyArray2<u32>) -> PyResult<(f32, f32)> {
+        let (ids, b, t) = tokens2(&inputs)?;
+        let (tg, tb, tt) = tokens2(&targets)?;
+        if (tb, tt) != (b, t) {
+            return Err(PyValueError::new_err(format!("targets have shape [{tb}, {tt}], inputs [{b}, {t}]")));
+        }
+        let mut m = model.borrow_mut();
+        let (trainer, model) = (&mut self.inner, &mut m.inner);
+        let s = py.allow_threads(|| trainer.step(model, Batch { tokens: &ids, b, t }, &tg))?;
+        Ok((s.loss, s.grad_norm))
+    }
+
+    /// `N` steps on `inputs`/`targets [N, B, T]` in one call; returns per-step
+    /// losses and pre-clip norms `[N]` each.
+    fn steps<'py>(
+        &mut self,
+        py: Python<'py>,
+        model: &Bound<PyModel>,
+        inputs: PyReadonlyArray3<u32>,
+        targets: PyReadonlyArray3<u32>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let shape = inputs.shape().to_vec();
+        if targets.shape() != shape.as_slice() {
+            return Err(PyValueError::new_err("targets and inputs differ in shape"));
+        }
+        let (n, b, t) = (shape[0], shape[1], shape[2]);
+        let ids: Vec<u32> = inputs.as_array().iter().copied().collect();
+        let tg: Vec<u32> = targets.as_array().iter().copied().collect();
+        let mut m = model.borrow_mut();
+        let (trainer, model) = (&mut self.inner, &mut m.inner);
+        let stats = py.allow_threads(|| {
+            (0..n)
+                .map(|i| {
+                    let r = i * b * t..(i + 1) * b * t;
+                    trainer.step(model, Batch { tokens: &ids[r.clone()], b, t }, &tg[r])
+                })
+                .collect::<crate::Result<Vec<_>>>()
+        })?;
+        let losses = stats.iter().map(|s| s.loss).collect();
+        let norms = stats.iter().map(|s| s.grad_norm).collect();
+        Ok((to_numpy(py, losses, &[n])?, to_numpy(py, norms, &[n])?))
+    }
+
+    /// AdamW state: `(step, m, v)` with `m`, `v` flat float32 (checkpoint order).
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<(usize, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let flat = |ts: &[crate::engine::Tensor]| ts.iter().flat_map(|t| t.data.iter().copied()).collect::<Vec<f32>>();
+        let (m, v) = (flat(&self.inner.optimizer.m), flat(&self.inner.optimizer.v));
+        let n = m.len();
+        Ok((self.inner.optimizer.step, to_numpy(py, m, &[n])?, to_numpy(py, v, &[n])?))
+    }
+
+    /// Restores AdamW state saved by `state()` or read from a checkpoint.
+    fn set_state(&mut self, step: usize, m: PyReadonlyArray1<f32>, v: PyReadonlyArray1<f32>) -> PyResult<()> {
+        let opt = &mut self.inner.optimizer;
+        let n: usize = opt.m.iter().map(|t| t.len()).sum();
+        let (m, v) = (m.as_array(), v.as_array());
+        check_len("optimizer first moments", m.len(), n)?;
+        check_len("optimizer second moments", v.len(), n)?;
+        let (mut mi, mut vi) = (m.iter(), v.iter());
+        for (tm, tv) in opt.m.iter_mut().zip(opt.v.iter_mut()) {
+            tm.data.iter_mut().for_each(|x| *x = *mi.next().unwrap());
+            tv.data.iter_mut().for_each(|x| *x = *vi.next().unwrap());
+        }
+        opt.step = step;
+        Ok(())
+    }
+}
