@@ -168,8 +168,10 @@ pub fn check_gradients(name: &str, inputs: &[Tensor], f: impl Func) {
     assert!(largest > 1e-3, "{name}: every gradient is ~0, the check proves nothing");
 }
 
-/// `|x − y| ≤ rtol·(|y| + floor·max|y|)` elementwise; panics naming the element.
-pub fn assert_close(what: &str, x: &Tensor, y: &Tensor, rtol: f64, floor: f64) {
+/// `|x − y| ≤ rtol·(|y| + floor·max|y|)` elementwise; panics naming the
+/// element, else returns the worst `|x − y| / tol`.
+pub fn assert_close(what: &str, x: &Tensor, y: &Tensor, rtol: f64, floor: f64) -> f64 {
+    let mut worst = 0.0f64;
     assert!(x.same_shape(y), "{what}: shapes [{}, {}] vs [{}, {}]", x.rows, x.cols, y.rows, y.cols);
     let scale = y.data.iter().fold(0.0f64, |m, &v| m.max((v as f64).abs()));
     for (j, (&a, &b)) in x.data.iter().zip(&y.data).enumerate() {
@@ -182,7 +184,11 @@ pub fn assert_close(what: &str, x: &Tensor, y: &Tensor, rtol: f64, floor: f64) {
             j % y.cols.max(1),
             (a - b).abs()
         );
+        if tol > 0.0 {
+            worst = worst.max((a - b).abs() / tol);
+        }
     }
+    worst
 }
 
 /// A fused op against the same function built from primitive ops: forward
@@ -193,8 +199,10 @@ pub fn check_composition(name: &str, inputs: &[Tensor], fused: impl Func, compos
     let seed = seed_for(name, inputs, &fused);
     let a = analytic(inputs, &fused, &seed);
     let b = analytic(inputs, &composed, &seed);
-    assert_close(&format!("{name}: forward"), &a.out, &b.out, fwd_rtol, 1e-2);
+    let fwd = assert_close(&format!("{name}: forward"), &a.out, &b.out, fwd_rtol, 1e-2);
+    let mut grad = 0.0f64;
     for (i, (ga, gb)) in a.grads.iter().zip(&b.grads).enumerate() {
-        assert_close(&format!("{name}: gradient of input {i}"), ga, gb, grad_rtol, 1e-2);
+        grad = grad.max(assert_close(&format!("{name}: gradient of input {i}"), ga, gb, grad_rtol, 1e-2));
     }
+    eprintln!("{name}: worst |fused − composed| / tol: forward {fwd:.3}, gradients {grad:.3}");
 }
