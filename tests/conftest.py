@@ -1,0 +1,23 @@
+"""Shared fixtures: where the shared golden files and data live."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+GOLDEN = SHARED / "golden"
+DATA = SHARED / "data"
+
+
+def golden_cases() -> list[Path]:
+    return sorted(p for p in GOLDEN.iterdir() if (p / "checkpoint.bin").exists())
+
+
+@pytest.fixture(params=golden_cases(), ids=lambda p: p.name)
+def golden_case(request: pytest.FixtureRequest) -> tuple[Path, dict]:
+    case: Path = request.param
+    return case, json.loads((case / "expected.json").read_text())
