@@ -1,0 +1,104 @@
+"""Rendering with rich. The old program's lines are kept word for word so
+logs stay greppable; a terminal also gets a header panel and a live progress
+bar (epochs, loss, tokens/s, ETA). Nothing here computes anything."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rnnpy.training import EpochResult
+
+RULE = "-" * 70
+
+
+class Reporter:
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.out = Console(highlight=False, soft_wrap=True, quiet=quiet)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.live = self.out.is_terminal and not quiet
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._epochs = (0, 0)
+
+    # -- plain lines ---------------------------------------------------------
+    def line(self, text: str = "") -> None:
+        """One line on stdout, exactly as given (no markup), flushed."""
+        (self._progress.console if self._progress else self.out).print(text, markup=False)
+        self.out.file.flush()
+
+    def warn(self, text: str) -> None:
+        self.err.print(f"warning: {text}", markup=False)
+
+    # -- header ----------------------------------------------------------------
+    def header(self, title: str, rows: dict[str, Any], config_line: str, params_line: str) -> None:
+        if self.quiet:
+            return
+        if self.live:
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold cyan")
+            table.add_column()
+            for k, v in rows.items():
+                table.add_row(k, str(v))
+            self.out.print(Panel(table, title=title, expand=False))
+        else:
+            self.line(f"\n{'=' * 70}\n   {title}\n{'=' * 70}\n")
+        self.line(config_line)
+        self.line(params_line)
+        if not self.live:
+            self.line(f"Seed: {rows['seed']}")
+
+    # -- training progress -----------------------------------------------------
+    def start_training(self, start_epoch: int, epochs: int) -> None:
+        self._epochs = (start_epoch, epochs)
+        if not self.live or epochs <= start_epoch:
+            return
+        self._progress = Progress(
+            TextColumn(f"epoch {{task.fields[epoch]}}/{epochs}"),
+            BarColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[tps]} tok/s"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.out,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(
+            "train", total=float(epochs - start_epoch), epoch=start_epoch, loss="-", tps="-"
+        )
+
+    def progress(self, done_tokens: int, epoch_tokens: int) -> None:
+        if self._progress is not None and self._task is not None:
+            start, _ = self._epochs
+            current = self._progress.tasks[0].fields["epoch"]
+            self._progress.update(self._task, completed=(current - start) + done_tokens / epoch_tokens)
+
+    def epoch(self, r: EpochResult, log: bool) -> None:
+        if self._progress is not None and self._task is not None:
+            start, _ = self._epochs
+            tps = f"{r.tokens / r.seconds:,.0f}" if r.seconds > 0 else "-"
+            self._progress.update(self._task, completed=r.epoch - start, epoch=r.epoch, loss=f"{r.loss:.4f}", tps=tps)
+        if log:
+            self.line(epoch_line(r))
+
+    def stop_training(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    # -- generation --------------------------------------------------------------
+    def stream(self, text: str) -> None:
+        """Generated text as it comes: written raw, flushed per token."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def epoch_line(r: EpochResult) -> str:
+    return f"Epoch {r.epoch:4} | Loss: {r.loss:.6f} | \u2207: {r.grad_norm:.4f} | Time: {r.elapsed:.1f}s"
