@@ -46,12 +46,13 @@ def sample(
     state = model.new_state(1)
     sampler = _core.Sampler(seed)
     pieces = [prompt]
+    show = vocab.printer()
     logits = None
     for tok in ids:
         logits = model.step(state, [tok])
     for _ in range(length):
         tok = sampler.sample(logits[0], temperature)
-        piece = vocab.token(tok)
+        piece = show(tok)
         pieces.append(piece)
         out.stream(piece)
         logits = model.step(state, [tok])

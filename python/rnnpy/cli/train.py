@@ -81,6 +81,11 @@ class Run:
         except TextTooShortError as e:
             raise UsageError(f"{self.source}: {e}") from None
         self.model, self.trainer, self.start_epoch = self._model()
+        parent = os.path.dirname(opts.savePath) or "."
+        if not (os.path.isdir(parent) or not os.path.exists(parent)) or (
+            os.path.isdir(parent) and not os.access(parent, os.W_OK)
+        ):  # find out now, not after the whole training run
+            raise UsageError(f"--savePath: cannot write into {parent}")
 
     def _vocabulary(self) -> Vocab:
         opts = self.opts
@@ -138,9 +143,14 @@ class Run:
         if "seed" in self.opts.given or "rng" not in ours:
             return
         self.seed = int(ours.get("seed", self.seed))
-        state = self.rng.bit_generator.state
-        state["state"] = {"state": int(ours["rng"]["state"]), "inc": int(ours["rng"]["inc"])}
-        self.rng.bit_generator.state = state
+        saved = ours["rng"]
+        try:
+            state = self.rng.bit_generator.state
+            state["state"] = {"state": int(saved["state"]), "inc": int(saved["inc"])}
+            state["has_uint32"], state["uinteger"] = int(saved["has_uint32"]), int(saved["uinteger"])
+            self.rng.bit_generator.state = state
+        except (KeyError, TypeError, ValueError):
+            self.out.warn(f"{self.opts.loadCheckpoint}: unreadable shuffling state; reseeding with {self.seed}")
 
     # -- checkpoints -------------------------------------------------------------
     def metadata(self, epoch: int, loss: float | None, **extra: Any) -> dict[str, Any]:
@@ -148,7 +158,9 @@ class Run:
         for name in _LONG_TEXT_OPTIONS:
             if len(options[name]) > 200:
                 options[name] = f"({len(options[name])} chars)"
-        rng = self.rng.bit_generator.state["state"]
+        bits = self.rng.bit_generator.state  # PCG64: 128-bit state, stored as strings
+        rng = {k: str(v) for k, v in bits["state"].items()}
+        rng.update(has_uint32=str(bits["has_uint32"]), uinteger=str(bits["uinteger"]))
         meta: dict[str, Any] = {
             "epoch": epoch,
             "rnnpy": {
@@ -156,7 +168,7 @@ class Run:
                 "vocab": self.vocab.to_metadata(),
                 "start": self.start,
                 "seed": self.seed,
-                "rng": {"state": str(rng["state"]), "inc": str(rng["inc"])},
+                "rng": rng,
                 "options": options,
             },
         }
@@ -166,6 +178,9 @@ class Run:
         return meta
 
     def save(self, path: str, meta: dict[str, Any]) -> None:
+        parent = os.path.dirname(path)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
         save_checkpoint(path, self.model, self.trainer, meta)
         self.out.line(f"Saved binary checkpoint to {path} ({file_mb(path)} MB)")
 

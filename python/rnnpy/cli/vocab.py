@@ -7,12 +7,14 @@ but the checkpoint.
 
 from __future__ import annotations
 
+import codecs
 import json
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 from rnnpy.cli.options import UsageError
 from rnnpy.tokenizer import BPETokenizer, TokenizerError
 from rnnpy.tokenizer import io as tok_io
+from rnnpy.tokenizer.ids import LATIN1, SPECIAL_TOKENS
 
 
 class CharVocab:
@@ -45,6 +47,9 @@ class CharVocab:
     def to_metadata(self) -> dict[str, Any]:
         return {"type": "char", "chars": self.chars}
 
+    def printer(self) -> Callable[[int], str]:
+        return self.token
+
 
 class BPEVocab:
     kind = "bpe"
@@ -64,6 +69,23 @@ class BPEVocab:
 
     def to_metadata(self) -> dict[str, Any]:
         return {"type": "bpe", "tokenizer": json.loads(self.tokenizer.to_json(timestamp=""))}
+
+    def printer(self) -> Callable[[int], str]:
+        """Id -> text to print. Old-scheme (latin1) tokens print as their
+        vocabulary strings, as the old program did; utf8-bytes tokens are
+        byte strings, so their bytes go through an incremental UTF-8 decoder
+        (a character split across tokens appears once complete)."""
+        if self.tokenizer.scheme == LATIN1:
+            return self.token
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        specials = set(SPECIAL_TOKENS.values())
+
+        def show(i: int) -> str:
+            if i in specials:
+                return decoder.decode(b"", final=True) + self.token(i)
+            return decoder.decode(self.token(i).encode("latin-1"))
+
+        return show
 
 
 Vocab = Union[CharVocab, BPEVocab]
