@@ -57,6 +57,7 @@ class Reporter:
     # -- training progress -----------------------------------------------------
     def start_training(self, start_epoch: int, epochs: int) -> None:
         self._epochs = (start_epoch, epochs)
+        self._tokens = 0
         if not self.live or epochs <= start_epoch:
             return
         self._progress = Progress(
@@ -83,7 +84,8 @@ class Reporter:
     def epoch(self, r: EpochResult, log: bool) -> None:
         if self._progress is not None and self._task is not None:
             start, _ = self._epochs
-            tps = f"{r.tokens / r.seconds:,.0f}" if r.seconds > 0 else "-"
+            self._tokens += r.tokens  # throughput over the whole run: steadier than per epoch
+            tps = f"{self._tokens / r.elapsed:,.0f}" if r.elapsed > 0 else "-"
             self._progress.update(self._task, completed=r.epoch - start, epoch=r.epoch, loss=f"{r.loss:.4f}", tps=tps)
         if log:
             self.line(epoch_line(r))
