@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from rnnpy.cli.options import OPTIONS, SAMPLE_TEXT, UsageError, parse
 from rnnpy.cli.train import epoch_path
 
@@ -46,7 +45,12 @@ def test_defaults_are_the_old_programs():
 def test_every_old_option_in_every_spelling(name):
     text, value = OLD_VALUES[name]
     kebab = "".join("-" + c.lower() if c.isupper() else c for c in name)
-    for argv in ([f"--{name}={text}"], [f"--{name.lower()}={text}"], [f"--{name.upper()}={text}"], [f"--{kebab}", text]):
+    for argv in (
+        [f"--{name}={text}"],
+        [f"--{name.lower()}={text}"],
+        [f"--{name.upper()}={text}"],
+        [f"--{kebab}", text],
+    ):
         opts = parse(argv)
         assert getattr(opts, name) == value, argv
         assert opts.given == {name}
@@ -58,7 +62,9 @@ def test_table_covers_the_old_options_and_the_new_ones():
     assert {"seed", "gradClip", "quiet", "metricsFile", "prompt"} <= names
 
 
-@pytest.mark.parametrize("text,value", [("true", True), ("1", True), ("YES", True), ("false", False), ("0", False), ("no", False)])
+@pytest.mark.parametrize(
+    "text,value", [("true", True), ("1", True), ("YES", True), ("false", False), ("0", False), ("no", False)]
+)
 def test_booleans(text, value):
     assert parse([f"--fastMode={text}"]).fastMode is value
     assert parse(["--fast-mode", text]).fastMode is value
@@ -103,10 +109,12 @@ def test_epoch_path_replaces_only_the_files_own_extension():
 
 
 def test_help_lists_every_option_with_its_default():
-    out = subprocess.run([sys.executable, "-m", "rnnpy", "train", "--help"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "rnnpy", "train", "--help"], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0
     for o in OPTIONS:
         assert f"--{o.name}" in out.stdout
     assert "./checkpoint.bin" in out.stdout and "0.001" in out.stdout and "(built-in sample)" in out.stdout
-    top = subprocess.run([sys.executable, "-m", "rnnpy", "--help"], capture_output=True, text=True)
+    top = subprocess.run([sys.executable, "-m", "rnnpy", "--help"], capture_output=True, text=True, check=False)
     assert top.returncode == 0 and "generate" in top.stdout and "tokenizer" in top.stdout

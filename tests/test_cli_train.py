@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import rnnpy
 from rnnpy.cli.options import SAMPLE_TEXT
 
@@ -23,7 +22,7 @@ TEXT = "the quick brown fox jumps over the lazy dog. " * 4  # 180 chars: 7 windo
 
 def run(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "rnnpy", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "rnnpy", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
     )
 
 
@@ -47,8 +46,8 @@ def test_default_run_on_a_short_schedule(tmp_path):
     assert "Config: hidden=32 layers=1 embed=16 heads=4 experts=4 topk=1" in p.stdout
     cfg = rnnpy.ModelConfig(vocab_size=20)
     assert f"Total params: {cfg.num_parameters()} | Active: {cfg.active_parameters()}" in p.stdout
-    assert re.search(r"^Done in \d+\.\ds \| Best loss: \d+\.\d{6}$", p.stdout, re.M)
-    assert re.search(r"^Saved binary checkpoint to \./checkpoint\.bin \(\d+\.\d\d MB\)$", p.stdout, re.M)
+    assert re.search(r"^Done in \d+\.\ds \| Best loss: \d+\.\d{6}$", p.stdout, re.MULTILINE)
+    assert re.search(r"^Saved binary checkpoint to \./checkpoint\.bin \(\d+\.\d\d MB\)$", p.stdout, re.MULTILINE)
     # the sample between rules: the first char of the built-in text, then 100 tokens
     m = re.search(r"Temperature: 0\.8\nGenerated \(100 tokens\):\n-{70}\n(.*)\n-{70}\n", p.stdout)
     assert m and m.group(1).startswith("h") and len(m.group(1)) == 101
@@ -66,7 +65,7 @@ def test_same_seed_same_run(tmp_path):
     args = ["train", f"--trainingText={TEXT}", "--epochs=4", "--genLength=20", "--seed=7"]
     a = ok(tmp_path, *args, "--savePath=a.bin")
     b = ok(tmp_path, *args, "--savePath=b.bin")
-    strip = lambda s: re.sub(r"Time: \S+|Done in \S+|\S+\.bin", "", s)  # noqa: E731
+    strip = lambda s: re.sub(r"Time: \S+|Done in \S+|\S+\.bin", "", s)
     assert strip(a.stdout) == strip(b.stdout)
     pa, pb = (rnnpy.load_checkpoint(tmp_path / f).model.parameters() for f in ("a.bin", "b.bin"))
     assert all(np.array_equal(pa[k], pb[k]) for k in pa)
@@ -81,7 +80,14 @@ def test_windows_batches_and_options_reach_the_model(tmp_path):
     )  # fmt: skip
     ck = rnnpy.load_checkpoint(tmp_path / "m.bin")
     c = ck.config
-    assert (c.hidden_size, c.embed_size, c.num_layers, c.num_heads, c.num_experts, c.use_rwkv) == (16, 8, 2, 2, 2, False)
+    assert (c.hidden_size, c.embed_size, c.num_layers, c.num_heads, c.num_experts, c.use_rwkv) == (
+        16,
+        8,
+        2,
+        2,
+        2,
+        False,
+    )
     assert ck.optimizer_step == 2 * 3  # 179 positions -> 8 windows of 20 -> batches 3, 3, 2
     assert ck.metadata["rnnpy"]["options"]["gradClip"] == 0.5
 
@@ -98,7 +104,7 @@ def test_save_every_naming_and_metrics(tmp_path):
     rows = [json.loads(ln) for ln in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert set(rows[0]) == {"epoch", "loss", "grad_norm", "tokens_per_s", "elapsed"}
-    logged = re.findall(r"^Epoch +(\d+) \| Loss: (\S+)", p.stdout, re.M)
+    logged = re.findall(r"^Epoch +(\d+) \| Loss: (\S+)", p.stdout, re.MULTILINE)
     assert [int(e) for e, _ in logged] == [1, 2, 4, 6]
     assert float(logged[-1][1]) == pytest.approx(rows[-1]["loss"], abs=1e-6)
 
@@ -114,7 +120,7 @@ def test_resume_continues_epochs_and_optimizer_exactly(tmp_path):
     p = ok(tmp_path, *common[:2], "--epochs=6", "--loadCheckpoint=full_epoch3.bin", "--savePath=resumed.bin",
            "--hiddenSize=64", "--logEvery=1")  # fmt: skip
     assert "Restored optimizer step: 6" in p.stdout
-    assert [int(e) for e in re.findall(r"^Epoch +(\d+)", p.stdout, re.M)] == [4, 5, 6]
+    assert [int(e) for e in re.findall(r"^Epoch +(\d+)", p.stdout, re.MULTILINE)] == [4, 5, 6]
     assert "--hiddenSize=64 ignored" in p.stderr  # the checkpoint's architecture wins, with a warning
     full, resumed = rnnpy.load_checkpoint(tmp_path / "full.bin"), rnnpy.load_checkpoint(tmp_path / "resumed.bin")
     assert resumed.config.hidden_size == 32
@@ -138,7 +144,7 @@ def test_ctrl_c_saves_the_last_completed_epoch(tmp_path):
             break
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "int.bin" in err
     meta = user_meta(tmp_path / "int.bin")
@@ -178,3 +184,21 @@ def test_non_utf8_training_file(tmp_path):
     (tmp_path / "bad.txt").write_bytes(b"abc\xff\xfe" * 50)
     p = run(tmp_path, "--trainingFile=bad.txt")
     assert p.returncode == 2 and "not UTF-8" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_every_old_option_on_one_old_style_command_line(tmp_path):
+    old = {
+        "hiddenSize": 16, "numLayers": 1, "embedSize": 8, "numHeads": 2, "numExperts": 2, "topK": 1,
+        "fastMode": "false", "useRWKV": "true", "trainingText": TEXT, "trainingFile": "", "epochs": 2,
+        "learningRate": 0.001, "weightDecay": 0.01, "batchSize": 4, "seqLength": 25, "logEvery": 1,
+        "temperature": 0.8, "genLength": 10, "savePath": "x.bin", "saveEvery": 1, "loadCheckpoint": "",
+        "saveOnComplete": "true", "useBPE": "false", "trainBPE": "false", "bpeVocabSize": 512,
+        "bpeSavePath": "t.json", "bpeLoadPath": "", "bpeTrainingFile": "", "bpeTrainingText": "",
+        "bpeMinFrequency": 2, "doRL": "false", "rlTask": "copy", "rlEpisodes": 100, "rlLearningRate": 0.0001,
+    }  # fmt: skip
+    p = ok(tmp_path, *(f"--{k}={v}" for k, v in old.items()))
+    assert sorted(os.listdir(tmp_path)) == ["x.bin", "x_epoch1.bin", "x_epoch2.bin"]
+    assert rnnpy.load_checkpoint(tmp_path / "x.bin").config.hidden_size == 16
+    assert "Generated (10 tokens)" in p.stdout
+    # and case-insensitively, in lower case
+    ok(tmp_path, *(f"--{k.lower()}={v}" for k, v in old.items() if k != "saveEvery"))

@@ -23,7 +23,7 @@ USAGE = "python -m rnnpy generate --loadCheckpoint=PATH [--prompt=TEXT] [--tempe
 def rust_float(x: float) -> str:
     """How the old program printed an f32 with ``{}``: 0.8, 1, 0.0001."""
     s = repr(float(x))
-    return s[:-2] if s.endswith(".0") else s
+    return s.removesuffix(".0")
 
 
 def sample(

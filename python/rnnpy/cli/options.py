@@ -134,7 +134,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("rlTask", "str", "copy", "RL task: copy, reverse or arithmetic", _R),
     Option("rlEpisodes", "int", 100, "RL episodes", _R, _nonneg),
     Option("rlLearningRate", "float", 0.0001, "RL learning rate", _R, _positive),
-    Option("seed", "str", "", "random seed for init, shuffling, sampling (default: random, printed)", _N, _optional_seed),
+    Option(
+        "seed", "str", "", "random seed for init, shuffling, sampling (default: random, printed)", _N, _optional_seed
+    ),
     Option("gradClip", "float", 1.0, "clip the global gradient norm to this (0 = off)", _N, _nonneg),
     Option("quiet", "bool", False, "print only the generated text (and errors)", _N),
     Option("metricsFile", "str", "", "append one JSON line per epoch to this file", _N),

@@ -10,10 +10,10 @@ window when the text divided evenly).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import time
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -212,7 +212,12 @@ class Run:
         opts, out = self.opts, self.out
         self.header()
         out.line("\nTraining...\n")
-        metrics = open(opts.metricsFile, "a", encoding="utf-8") if opts.metricsFile else None
+        with contextlib.ExitStack() as stack:
+            metrics = stack.enter_context(open(opts.metricsFile, "a", encoding="utf-8")) if opts.metricsFile else None
+            return self._train(metrics)
+
+    def _train(self, metrics: TextIO | None) -> int:
+        opts, out = self.opts, self.out
 
         def on_epoch(r: EpochResult) -> None:
             log = r.epoch % opts.logEvery == 0 or r.epoch == self.start_epoch + 1
@@ -245,8 +250,6 @@ class Run:
                 )
         finally:
             out.stop_training()
-            if metrics is not None:
-                metrics.close()
         previous = (self.resumed.metadata or {}).get("loss") if self.resumed else None
         best = result.best_loss if result.best_loss is not None else previous
         if result.interrupted:

@@ -128,7 +128,8 @@ def read_training_text(opts) -> tuple[str, str]:
 
 def read_file(path: str, option: str) -> str:
     try:
-        raw = open(path, "rb").read()
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError as e:
         raise UsageError(f"{option}: cannot read {path} ({e.strerror})") from None
     try:
