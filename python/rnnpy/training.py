@@ -121,6 +121,7 @@ def fit(
     done_epoch = start_epoch
     for epoch in range(start_epoch, epochs):
         e0 = time.perf_counter()
+        rng_state = rng.bit_generator.state  # an interrupted epoch is undone, its shuffle included
         batches = _batches(rng.permutation(w), batch_size)
         full = [b for b in batches if len(b) == batch_size]
         partial = [b for b in batches if len(b) != batch_size]
@@ -139,6 +140,7 @@ def fit(
                 on_progress(tokens, w * t)
             if stop.is_set and tokens < w * t:
                 _restore(trainer, snapshot)
+                rng.bit_generator.state = rng_state
                 return FitResult(done_epoch, best, last, True, time.perf_counter() - t0)
         loss = float(np.mean(losses))
         last = loss
