@@ -86,11 +86,7 @@ pub fn analytic(inputs: &[Tensor], f: &impl Func, seed: &Tensor) -> Analytic {
     let out = f(&mut tape, &vars);
     let value = tape.value(out).clone();
     let g = tape.backward_with(out, seed.clone());
-    let grads = vars
-        .iter()
-        .zip(inputs)
-        .map(|(&v, t)| g.input(v).cloned().unwrap_or_else(|| Tensor::zeros(t.rows, t.cols)))
-        .collect();
+    let grads = vars.iter().zip(inputs).map(|(&v, t)| g.input(v).cloned().unwrap_or_else(|| Tensor::zeros(t.rows, t.cols))).collect();
     Analytic { out: value, seed: seed.clone(), grads }
 }
 
@@ -154,7 +150,8 @@ pub fn compare(name: &str, analytic: &[Tensor], numeric: &[Vec<f64>]) -> Result<
 }
 
 /// The finite-difference check of `f` at `inputs`: panics on a mismatch, and
-/// when every gradient is zero (a check that cannot fail is no check).
+/// when every numeric gradient is exactly zero (a check that cannot fail is
+/// no check).
 pub fn check_gradients(name: &str, inputs: &[Tensor], f: impl Func) {
     let seed = seed_for(name, inputs, &f);
     let a = analytic(inputs, &f, &seed);
@@ -164,8 +161,10 @@ pub fn check_gradients(name: &str, inputs: &[Tensor], f: impl Func) {
         Ok(worst) => eprintln!("{name}: worst |num − ana| / tol = {worst:.3}"),
         Err(e) => panic!("{e}"),
     }
+    // Scale-free on purpose: small gradients are checked relatively like any
+    // others; only a check where nothing moves at all is vacuous.
     let largest = n.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
-    assert!(largest > 1e-3, "{name}: every gradient is ~0, the check proves nothing");
+    assert!(largest > 0.0, "{name}: every gradient is zero, the check proves nothing");
 }
 
 /// `|x − y| ≤ rtol·(|y| + floor·max|y|)` elementwise; panics naming the
