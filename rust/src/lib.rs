@@ -11,6 +11,7 @@ pub mod error;
 pub mod generate;
 pub mod nn;
 pub mod optim;
+pub mod rl;
 pub mod train;
 
 #[cfg(feature = "python")]

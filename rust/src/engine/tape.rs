@@ -7,7 +7,7 @@
 //! Forward constructors and backward rules live side by side in `ops/`,
 //! one file per family; `backward_node` below is the single dispatch.
 
-use super::ops::{elementwise, fused, linalg, moe, shape};
+use super::ops::{elementwise, fused, linalg, moe, rl, shape};
 use super::tensor::Tensor;
 
 /// A handle to a node of the tape.
@@ -27,6 +27,7 @@ pub enum Op {
     Elementwise(elementwise::ElementwiseOp),
     Fused(fused::FusedOp),
     Moe(moe::MoeOp),
+    Rl(rl::RlOp),
     Shape(shape::ShapeOp),
 }
 
@@ -149,6 +150,7 @@ impl<'p> Tape<'p> {
             Op::Elementwise(op) => elementwise::backward(op, self, out, g, grads),
             Op::Fused(op) => fused::backward(op, self, out, g, grads),
             Op::Moe(op) => moe::backward(op, self, out, g, grads),
+            Op::Rl(op) => rl::backward(op, self, out, g, grads),
             Op::Shape(op) => shape::backward(op, self, out, g, grads),
             Op::Constant | Op::Input | Op::Param(_) => unreachable!(),
         }

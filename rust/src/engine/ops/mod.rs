@@ -6,4 +6,5 @@ pub mod fused;
 pub mod linalg;
 pub mod moe;
 pub mod par;
+pub mod rl;
 pub mod shape;

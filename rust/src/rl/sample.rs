@@ -1,0 +1,109 @@
+//! Group sampling: each prompt is fed once (batch of 1), its state is copied
+//! to `G` rows, and all `P·G` completions are sampled together as one batch.
+
+use rand_chacha::ChaCha8Rng;
+
+use crate::engine::Tensor;
+use crate::error::{Error, Result};
+use crate::generate::{sample, step, RecurrentState};
+use crate::nn::model::Model;
+
+#[derive(Clone, Debug)]
+pub struct SampleConfig {
+    /// Completions per prompt (`G`).
+    pub group_size: usize,
+    /// Most tokens sampled per completion (a stop token included).
+    pub max_len: usize,
+    /// A completion ends after the first of these (which it keeps).
+    pub stop_ids: Vec<u32>,
+    /// Sampling temperature; 0 is greedy.
+    pub temperature: f32,
+}
+
+/// One sampled completion and `log π(token)` of each of its tokens under the
+/// policy itself (temperature 1), whatever temperature it was sampled at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    pub tokens: Vec<u32>,
+    pub log_probs: Vec<f32>,
+}
+
+/// The state after feeding `prompt` from zeros, and the logits `[1, V]` that
+/// predict the first completion token.
+pub fn feed_prompt(model: &Model, prompt: &[u32]) -> Result<(RecurrentState, Tensor)> {
+    if prompt.is_empty() {
+        return Err(Error::Input("an RL prompt needs at least one token".into()));
+    }
+    let mut state = RecurrentState::zeros(model, 1);
+    let mut logits = Tensor::default();
+    for &tok in prompt {
+        logits = step(model, &mut state, &[tok])?;
+    }
+    Ok((state, logits))
+}
+
+/// Rows `[B_i, ·]` of each part stacked, each part's rows repeated `times`.
+fn repeat_rows(parts: &[&Tensor], times: usize) -> Tensor {
+    let cols = parts[0].cols;
+    let mut data = Vec::with_capacity(parts.len() * times * cols);
+    for p in parts {
+        for _ in 0..times {
+            data.extend_from_slice(&p.data);
+        }
+    }
+    Tensor::from_vec(parts.len() * times * parts[0].rows, cols, data)
+}
+
+fn log_softmax_at(row: &[f32], i: usize) -> f32 {
+    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let s: f32 = row.iter().map(|&x| (x - m).exp()).sum();
+    row[i] - m - s.ln()
+}
+
+/// `G` completions per prompt, prompt-major: completion `p·G + j` is member
+/// `j` of prompt `p`'s group. Rows draw from `rng` in row order at each step,
+/// so the result depends on the seed alone.
+pub fn sample_groups(model: &Model, prompts: &[Vec<u32>], cfg: &SampleConfig, rng: &mut ChaCha8Rng) -> Result<Vec<Completion>> {
+    if prompts.is_empty() || cfg.group_size == 0 || cfg.max_len == 0 {
+        return Err(Error::Input(format!(
+            "RL sampling needs prompts, a group size and a maximum length (got {} prompts, G = {}, max_len = {})",
+            prompts.len(),
+            cfg.group_size,
+            cfg.max_len
+        )));
+    }
+    let g = cfg.group_size;
+    let fed: Vec<(RecurrentState, Tensor)> = prompts.iter().map(|p| feed_prompt(model, p)).collect::<Result<_>>()?;
+    let n = prompts.len() * g;
+    // Every layer's state tensors, each prompt's row copied G times: [P·G, H].
+    let layers = (0..fed[0].0.layers.len())
+        .map(|l| {
+            (0..fed[0].0.layers[l].len()).map(|k| repeat_rows(&fed.iter().map(|(s, _)| &s.layers[l][k]).collect::<Vec<_>>(), g)).collect()
+        })
+        .collect();
+    let mut state = RecurrentState { b: n, layers };
+    let mut logits = repeat_rows(&fed.iter().map(|(_, l)| l).collect::<Vec<_>>(), g); // [P·G, V]
+    let mut out = vec![Completion { tokens: Vec::new(), log_probs: Vec::new() }; n];
+    let mut done = vec![false; n];
+    let mut next = vec![0u32; n];
+    for i in 0..cfg.max_len {
+        if i > 0 {
+            logits = step(model, &mut state, &next)?;
+        }
+        for r in 0..n {
+            if done[r] {
+                continue; // keeps feeding its last token; the result is ignored
+            }
+            let row = logits.row(r);
+            let tok = sample(row, cfg.temperature, rng);
+            out[r].tokens.push(tok);
+            out[r].log_probs.push(log_softmax_at(row, tok as usize));
+            next[r] = tok;
+            done[r] = cfg.stop_ids.contains(&tok);
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+    }
+    Ok(out)
+}
