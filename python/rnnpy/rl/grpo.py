@@ -1,0 +1,271 @@
+"""The GRPO loop: sample groups, reward them in Python, update in Rust.
+
+Per episode (one batch of `prompts_per_episode` prompts):
+
+1. sample `G` completions per prompt from the policy, the prompt fed first
+   (Rust, GIL released);
+2. reward each completion with the task's verifier;
+3. advantage `A = (r − mean) / (std + 1e-4)` within each group; groups whose
+   rewards are all equal carry no signal and are dropped (and counted);
+4. `inner_steps` times: the clipped GRPO loss (+ β·KL to the policy at the
+   start of RL), its gradient, global-norm clip and AdamW (Rust).
+
+`run_rl` wraps this with a held-out greedy evaluation before and after.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnnpy import _core
+from rnnpy.model import Model
+from rnnpy.rl.codec import CharCodec
+from rnnpy.rl.evaluate import PROMPT_PREFIX, EvalResult, complete, evaluate, held_out_prompts
+from rnnpy.rl.tasks import Task, answer_text, get_task
+from rnnpy.trainer import Trainer
+
+ADV_EPS = 1e-4
+
+
+@dataclass
+class GRPOConfig:
+    group_size: int = 8  # G, completions per prompt (--rlGroupSize)
+    prompts_per_episode: int = 8  # prompts per batch (--rlPrompts)
+    clip: float = 0.2  # ε (--rlClip)
+    kl_beta: float = 0.0  # β (--rlKL)
+    inner_steps: int = 1  # μ (--rlInnerSteps)
+    learning_rate: float = 1e-4  # (--rlLearningRate)
+    weight_decay: float = 0.001  # the old program's RL AdamW
+    grad_clip: float = 1.0
+    temperature: float = 1.0  # sampling temperature (log-probs are always at 1)
+    max_len: int = 20  # most tokens per completion, the stop token included (the old program's 20)
+    log_every: int = 10
+    seed: int = 0
+    eval_prompts: int = 200
+    #: Flip the advantage's sign: a deliberately wrong update, for the test that guards against it.
+    negate_advantages: bool = False
+
+    def check(self) -> None:
+        if self.group_size < 2:
+            raise ValueError(f"rlGroupSize must be at least 2 (advantages compare within a group), got {self.group_size}")
+        if not 0 < self.clip < 1:
+            raise ValueError(f"rlClip must be in (0, 1), got {self.clip}")
+        if self.kl_beta < 0:
+            raise ValueError(f"rlKL must be non-negative, got {self.kl_beta}")
+        if self.inner_steps < 1 or self.prompts_per_episode < 1 or self.max_len < 1:
+            raise ValueError("rlInnerSteps, rlPrompts and rlMaxLen must be at least 1")
+        if self.learning_rate <= 0:
+            raise ValueError(f"rlLearningRate must be positive, got {self.learning_rate}")
+
+
+@dataclass
+class EpisodeStats:
+    episode: int  # 1-based
+    mean_reward: float
+    running_reward: float  # mean of mean_reward over episodes so far
+    exact: float  # share of sampled completions with reward 1
+    zero_spread: int  # groups dropped: every member had the same reward
+    groups: int
+    mean_length: float  # completion tokens, stop token included
+    kl: float  # k3 estimate of KL(π_θ ‖ π_ref) on the batch, before the update
+    clip_fraction: float
+    mean_ratio: float
+    loss: float
+    grad_norm: float
+    example: tuple[str, str, float]  # (prompt, answer, reward)
+    elapsed: float
+
+    def line(self) -> str:
+        """The old program's log line, plus what GRPO needs watched."""
+        return (
+            f"Ep {self.episode:4} | R: {self.mean_reward:.3f} | Avg: {self.running_reward:.3f} | "
+            f"Exact: {self.exact:5.1%} | Zero-spread: {self.zero_spread}/{self.groups} | "
+            f"Len: {self.mean_length:.1f} | KL: {self.kl:.4f} | {self.elapsed:.1f}s"
+        )
+
+    def example_line(self) -> str:
+        p, a, r = self.example
+        return f"  {p!r} -> {a!r} (r={r:.2f})"
+
+
+@dataclass
+class RLReport:
+    task: str
+    before: EvalResult
+    after: EvalResult
+    episodes: list[EpisodeStats] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def metadata(self, config: GRPOConfig) -> dict[str, object]:
+        """What a checkpoint's metadata records about this run."""
+        return {
+            "task": self.task,
+            "episodes": len(self.episodes),
+            "group_size": config.group_size,
+            "prompts_per_episode": config.prompts_per_episode,
+            "clip": config.clip,
+            "kl": config.kl_beta,
+            "inner_steps": config.inner_steps,
+            "learning_rate": config.learning_rate,
+            "seed": config.seed,
+            "before": {"exact": self.before.exact, "mean_reward": self.before.mean_reward},
+            "after": {"exact": self.after.exact, "mean_reward": self.after.mean_reward},
+        }
+
+
+def group_advantages(rewards: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`rewards [P, G]` -> `(advantages [P, G], informative [P])`.
+
+    `A = (r − mean) / (std + 1e-4)` per group (population std). A group whose
+    rewards are all equal has A = 0 everywhere and is marked uninformative.
+    """
+    r = np.asarray(rewards, dtype=np.float64)
+    mean = r.mean(axis=1, keepdims=True)
+    std = r.std(axis=1, keepdims=True)
+    informative = (r.max(axis=1) - r.min(axis=1)) > 1e-12
+    adv = np.where(informative[:, None], (r - mean) / (std + ADV_EPS), 0.0)
+    return adv.astype(np.float32), informative
+
+
+def build_batch(
+    prompt_ids: Sequence[list[int]], completions: Sequence[tuple[list[int], list[float]]], pad_id: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sequences `[N, T]` (prompt + completion, right-padded with `pad_id`),
+    the completion mask and the sampling log-probs at completion positions."""
+    lengths = [len(p) + len(c) for p, (c, _) in zip(prompt_ids, completions)]
+    n, t = len(lengths), max(lengths)
+    seqs = np.full((n, t), pad_id, dtype=np.uint32)
+    mask = np.zeros((n, t), dtype=np.float32)
+    old = np.zeros((n, t), dtype=np.float32)
+    for i, (p, (c, lp)) in enumerate(zip(prompt_ids, completions)):
+        seqs[i, : len(p)] = p
+        seqs[i, len(p) : len(p) + len(c)] = c
+        mask[i, len(p) : len(p) + len(c)] = 1.0
+        old[i, len(p) : len(p) + len(c)] = lp
+    return seqs, mask, old
+
+
+def copy_model(model: Model) -> Model:
+    ref = Model(model.config)
+    ref.set_parameters(model.parameters())
+    return ref
+
+
+class GRPO:
+    """One RL run's state: the policy, the frozen reference, the optimizer."""
+
+    def __init__(self, model: Model, codec: CharCodec, task: Task, config: GRPOConfig, optimizer: Trainer | None = None):
+        config.check()
+        codec.check_task(task)
+        if len(codec) != model.config.vocab_size:
+            raise ValueError(f"the vocabulary has {len(codec)} characters, the model {model.config.vocab_size} tokens")
+        self.model, self.codec, self.task, self.config = model, codec, task, config
+        self.reference = copy_model(model)
+        self.opt = _core.RlOptimizer(model._core, config.learning_rate, config.weight_decay, config.grad_clip)
+        self.trainer = optimizer
+        if optimizer is not None:  # continue the supervised AdamW state
+            self.opt.set_state(*optimizer.state())
+        self.rng = random.Random(config.seed)
+        self.episode = 0
+        self.reward_sum = 0.0
+        self.start = time.perf_counter()
+
+    def sync_trainer(self) -> None:
+        """Hands the AdamW state back to the supervised trainer, if there is one."""
+        if self.trainer is not None:
+            self.trainer.set_state(*self.opt.state())
+
+    def step(self) -> EpisodeStats:
+        cfg, task, codec = self.config, self.task, self.codec
+        self.episode += 1
+        prompts = [task.make(self.rng)[0] for _ in range(cfg.prompts_per_episode)]
+        seed = (cfg.seed * 1_000_003 + self.episode) % 2**63
+        outs = complete(self.model, codec, prompts, cfg.group_size, cfg.max_len, cfg.temperature, seed)
+        g = cfg.group_size
+        answers = [answer_text(codec.decode(toks)) for toks, _ in outs]
+        rewards = np.array([task.reward(prompts[i // g], a) for i, a in enumerate(answers)]).reshape(-1, g)
+        adv, informative = group_advantages(rewards)
+        if cfg.negate_advantages:
+            adv = -adv
+        mean_reward = float(rewards.mean())
+        self.reward_sum += mean_reward
+        best = int(np.argmax(rewards.reshape(-1)))
+        stats = {"kl": 0.0, "clip_fraction": 0.0, "mean_ratio": 1.0, "loss": 0.0, "grad_norm": 0.0}
+        keep = [i for i in range(len(outs)) if informative[i // g]]
+        if keep:
+            prompt_ids = [codec.encode(PROMPT_PREFIX + prompts[i // g]) for i in keep]
+            seqs, mask, old = build_batch(prompt_ids, [outs[i] for i in keep], codec.stop_ids[0])
+            ref = _core.rl_token_log_probs(self.reference._core, seqs)
+            a = np.ascontiguousarray(adv.reshape(-1)[keep], dtype=np.float32)
+            for k in range(cfg.inner_steps):
+                s = self.opt.step(self.model._core, seqs, mask, old, ref, a, cfg.clip, cfg.kl_beta)
+                if k == 0:
+                    stats = dict(s)
+        return EpisodeStats(
+            episode=self.episode,
+            mean_reward=mean_reward,
+            running_reward=self.reward_sum / self.episode,
+            exact=float((rewards >= 1.0).mean()),
+            zero_spread=int((~informative).sum()),
+            groups=len(prompts),
+            mean_length=float(np.mean([len(t) for t, _ in outs])),
+            kl=float(stats["kl"]),
+            clip_fraction=float(stats["clip_fraction"]),
+            mean_ratio=float(stats["mean_ratio"]),
+            loss=float(stats["loss"]),
+            grad_norm=float(stats["grad_norm"]),
+            example=(prompts[best // g], answers[best], float(rewards.reshape(-1)[best])),
+            elapsed=time.perf_counter() - self.start,
+        )
+
+
+def run_rl(
+    model: Model,
+    trainer_or_lr: Trainer | float,
+    vocab: Sequence[str] | CharCodec,
+    task: Task | str,
+    episodes: int,
+    config: GRPOConfig | None = None,
+    on_episode: Callable[[EpisodeStats], None] | None = None,
+    on_eval: Callable[[str, EvalResult], None] | None = None,
+) -> RLReport:
+    """GRPO on `task` for `episodes` batches, with a greedy held-out evaluation
+    before and after. Updates `model` in place.
+
+    `trainer_or_lr`: a learning rate (a fresh AdamW for RL), or the supervised
+    `Trainer` — then RL continues its AdamW moments and step count (at
+    `config.learning_rate`, not the trainer's rate) and hands them back at the
+    end, so a checkpoint saved with that trainer stays consistent. `on_episode` is called every `config.log_every` episodes and
+    on the first; `on_eval` with ("before" | "after", result).
+    """
+    config = GRPOConfig() if config is None else config
+    trainer = None
+    if isinstance(trainer_or_lr, Trainer):
+        trainer = trainer_or_lr
+    else:
+        config.learning_rate = float(trainer_or_lr)
+    codec = vocab if isinstance(vocab, CharCodec) else CharCodec(vocab)
+    task = get_task(task) if isinstance(task, str) else task
+    if episodes < 0:
+        raise ValueError(f"rlEpisodes must be non-negative, got {episodes}")
+    run = GRPO(model, codec, task, config, trainer)
+    held_out = held_out_prompts(task, config.eval_prompts)
+    before = evaluate(model, codec, task, held_out, config.max_len)
+    if on_eval:
+        on_eval("before", before)
+    history = []
+    for _ in range(episodes):
+        s = run.step()
+        history.append(s)
+        if on_episode and (s.episode == 1 or s.episode % config.log_every == 0):
+            on_episode(s)
+    run.sync_trainer()
+    after = evaluate(model, codec, task, held_out, config.max_len)
+    if on_eval:
+        on_eval("after", after)
+    return RLReport(task.name, before, after, history, time.perf_counter() - run.start)
