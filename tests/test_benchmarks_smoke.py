@@ -1,0 +1,55 @@
+"""The benchmark suite's smoke mode runs, quickly, and writes sane results, so
+benchmarks/run.py never rots (torch is optional: its columns may be absent)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--quiet", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert elapsed < 60, f"smoke run took {elapsed:.0f}s"
+
+    res = json.loads(out.read_text())
+    assert res["smoke"] and res["errors"] == []
+    assert set(res["configs"]) == {"A", "B", "C", "D"}
+    has_torch = res["machine"]["torch"] is not None
+    for th in res["threads"]:
+        assert res["sgemm"][str(th)]["gflops"] > 0
+    for name, c in res["configs"].items():
+        assert c["train_flops_per_token"] == 3 * c["forward_flops_per_token"] > 0
+        assert set(c["train"]) == ({"rnnpy", "torch"} if has_torch else {"rnnpy"})
+        for engine, by_threads in c["train"].items():
+            for th in res["threads"]:
+                r = by_threads[str(th)]
+                assert r["tokens_per_s"] > 0 and r["peak_rss_kb"] > 0, (name, engine, th)
+        # Same seed, same data: the losses do not depend on the thread count.
+        losses = {tuple(r["warmup_losses"]) for r in c["train"]["rnnpy"].values()}
+        assert len(losses) == 1
+        for by_engine in c["generate"].values():
+            for by_threads in by_engine.values():
+                assert all(r["tokens_per_s"] > 0 for r in by_threads.values())
+    assert set(res["configs"]["C"]["generate"]) == {"1", "32"}
+    mem = res["memory"]
+    assert mem["steps"] >= 300 and len(mem["samples"]) > 10
+    if has_torch:
+        assert res["check"]["ok"], res["check"]
+    else:
+        assert "check" not in res
+    assert "| config |" in proc.stdout or "config" in proc.stdout
