@@ -72,7 +72,10 @@ impl CheckpointRecord {
             c.vocab_size, c.embed_size, c.hidden_size, c.num_layers, c.num_experts, c.use_rwkv, c.fast_mode
         );
         if self.param_data.len() != n {
-            return Err(bad(path, format!("holds {} parameters but its configuration ({describe}) needs {n}", self.param_data.len())));
+            return Err(bad(
+                path,
+                format!("holds {} parameters but its configuration ({describe}) needs {n}", self.param_data.len()),
+            ));
         }
         for (name, v) in [("first moments (param_m)", &self.param_m), ("second moments (param_v)", &self.param_v)] {
             if v.len() != n {
@@ -80,7 +83,8 @@ impl CheckpointRecord {
             }
         }
         if let Some(m) = &self.metadata {
-            serde_json::from_str::<serde_json::Value>(m).map_err(|e| bad(path, format!("metadata is not valid JSON: {e}")))?;
+            serde_json::from_str::<serde_json::Value>(m)
+                .map_err(|e| bad(path, format!("metadata is not valid JSON: {e}")))?;
         }
         Ok(())
     }
@@ -132,12 +136,7 @@ pub fn timestamp_now() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
 #[cfg(test)]

@@ -35,7 +35,8 @@ pub fn step(model: &Model, state: &mut RecurrentState, tokens: &[u32]) -> Result
         .iter()
         .map(|ts| {
             let s = tape.constant(ts[0].clone());
-            let rwkv = (ts.len() == 4).then(|| (tape.constant(ts[1].clone()), tape.constant(ts[2].clone()), tape.constant(ts[3].clone())));
+            let rwkv = (ts.len() == 4)
+                .then(|| (tape.constant(ts[1].clone()), tape.constant(ts[2].clone()), tape.constant(ts[3].clone())));
             LayerState { s, rwkv }
         })
         .collect();

@@ -12,7 +12,8 @@ fn golden_dir() -> PathBuf {
 
 #[test]
 fn golden_logits_and_loss() {
-    let mut cases: Vec<_> = std::fs::read_dir(golden_dir()).expect("../shared/golden").flatten().map(|e| e.path()).collect();
+    let mut cases: Vec<_> =
+        std::fs::read_dir(golden_dir()).expect("../shared/golden").flatten().map(|e| e.path()).collect();
     cases.sort();
     assert!(cases.len() >= 3);
     for case in cases.iter().filter(|c| c.join("checkpoint.bin").exists()) {
@@ -20,7 +21,8 @@ fn golden_logits_and_loss() {
         let bytes = std::fs::read(case.join("checkpoint.bin")).unwrap();
         assert_eq!(rec.to_bytes(), bytes, "{case:?}: re-encoding must give identical bytes");
         let model = Model::from_flat(rec.config.clone(), &rec.param_data).unwrap();
-        let exp: serde_json::Value = serde_json::from_slice(&std::fs::read(case.join("expected.json")).unwrap()).unwrap();
+        let exp: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(case.join("expected.json")).unwrap()).unwrap();
         let ids = |k: &str| exp[k].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect::<Vec<_>>();
         let (inputs, targets) = (ids("inputs"), ids("targets"));
         let t = inputs.len();

@@ -84,38 +84,16 @@ fn lerp() {
         let b = t.mul(v[2], v[1]);
         t.add(a, b)
     };
-    let inputs = [
-        u(3, 3, 5, -1.0, 1.0),
-        u(4, 3, 5, -1.0, 1.0),
-        u(5, 3, 5, 0.0, 1.0),
-    ];
-    check_composition(
-        "lerp_matrix",
-        &inputs,
-        |t, v| t.lerp(v[0], v[1], v[2]),
-        composed,
-        FWD,
-        GRAD,
-    );
+    let inputs = [u(3, 3, 5, -1.0, 1.0), u(4, 3, 5, -1.0, 1.0), u(5, 3, 5, 0.0, 1.0)];
+    check_composition("lerp_matrix", &inputs, |t, v| t.lerp(v[0], v[1], v[2]), composed, FWD, GRAD);
     let composed_row = |t: &mut Tape, v: &[Var]| {
         let w = one_minus(t, v[2]);
         let a = t.mul_row(v[0], w);
         let b = t.mul_row(v[1], v[2]);
         t.add(a, b)
     };
-    let inputs = [
-        u(6, 3, 5, -1.0, 1.0),
-        u(7, 3, 5, -1.0, 1.0),
-        u(8, 1, 5, 0.0, 1.0),
-    ];
-    check_composition(
-        "lerp_row",
-        &inputs,
-        |t, v| t.lerp(v[0], v[1], v[2]),
-        composed_row,
-        FWD,
-        GRAD,
-    );
+    let inputs = [u(6, 3, 5, -1.0, 1.0), u(7, 3, 5, -1.0, 1.0), u(8, 1, 5, 0.0, 1.0)];
+    check_composition("lerp_row", &inputs, |t, v| t.lerp(v[0], v[1], v[2]), composed_row, FWD, GRAD);
 }
 
 #[test]
@@ -216,12 +194,7 @@ fn decay(t: &mut Tape, w: Var) -> Var {
 #[test]
 fn wkv_state_updates() {
     // w, k, v, num
-    let inputs = [
-        u(20, 3, 4, -1.5, 0.5),
-        u(21, 3, 4, -2.0, 2.0),
-        u(22, 3, 4, -1.0, 1.0),
-        u(23, 3, 4, -1.0, 1.0),
-    ];
+    let inputs = [u(20, 3, 4, -1.5, 0.5), u(21, 3, 4, -2.0, 2.0), u(22, 3, 4, -1.0, 1.0), u(23, 3, 4, -1.0, 1.0)];
     check_composition(
         "wkv_num",
         &inputs,
@@ -237,11 +210,7 @@ fn wkv_state_updates() {
         GRAD,
     );
     // w, k, den
-    let inputs = [
-        u(24, 3, 4, -1.5, 0.5),
-        u(25, 3, 4, -2.0, 2.0),
-        u(26, 3, 4, 0.3, 2.0),
-    ];
+    let inputs = [u(24, 3, 4, -1.5, 0.5), u(25, 3, 4, -2.0, 2.0), u(26, 3, 4, 0.3, 2.0)];
     check_composition(
         "wkv_den",
         &inputs,

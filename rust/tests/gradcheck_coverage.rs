@@ -8,10 +8,8 @@ use std::fs;
 use std::path::Path;
 
 /// Fused ops with no composition check, and why.
-const NO_COMPOSITION: &[(&str, &str)] = &[(
-    "moe_combine",
-    "already a plain weighted sum of row subsets; no shorter primitive form",
-)];
+const NO_COMPOSITION: &[(&str, &str)] =
+    &[("moe_combine", "already a plain weighted sum of row subsets; no shorter primitive form")];
 
 fn read(rel: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
@@ -39,36 +37,22 @@ fn sources(dir: &str, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
     let mut names: Vec<String> = fs::read_dir(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_suffix(".rs")
-                .map(str::to_string)
-        })
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".rs").map(str::to_string))
         .filter(|n| keep(n))
         .collect();
     names.sort();
-    names
-        .into_iter()
-        .map(|n| (n.clone(), read(&format!("{dir}/{n}.rs"))))
-        .collect()
+    names.into_iter().map(|n| (n.clone(), read(&format!("{dir}/{n}.rs")))).collect()
 }
 
 #[test]
 fn every_op_has_gradient_and_composition_checks() {
     // Finite-difference checks: every gradcheck file but the ones that only
     // compare (composition), time (threads) or read (this one) ops.
-    let not_fd = [
-        "gradcheck_composition",
-        "gradcheck_threads",
-        "gradcheck_coverage",
-    ];
-    let fd: String = sources("tests", |n| {
-        n.starts_with("gradcheck_") && !not_fd.contains(&n)
-    })
-    .into_iter()
-    .map(|(_, src)| src)
-    .collect();
+    let not_fd = ["gradcheck_composition", "gradcheck_threads", "gradcheck_coverage"];
+    let fd: String = sources("tests", |n| n.starts_with("gradcheck_") && !not_fd.contains(&n))
+        .into_iter()
+        .map(|(_, src)| src)
+        .collect();
     let composition = read("tests/gradcheck_composition.rs");
     let mut missing = Vec::new();
     // Every op family: all of `engine/ops/` except the module file and the loop helpers.
@@ -82,10 +66,7 @@ fn every_op_has_gradient_and_composition_checks() {
                 missing.push(format!("{op} ({file}.rs) has no finite-difference check"));
             }
             let fused = file == "fused" || file == "moe";
-            if fused
-                && !NO_COMPOSITION.iter().any(|(n, _)| *n == op)
-                && !composition.contains(&call)
-            {
+            if fused && !NO_COMPOSITION.iter().any(|(n, _)| *n == op) && !composition.contains(&call) {
                 missing.push(format!("{op} ({file}.rs) has no composition check"));
             }
         }

@@ -22,24 +22,12 @@ fn gru_gates() {
 
 #[test]
 fn lerp_matrix_and_row_weight() {
-    let inputs = [
-        u(3, 3, 5, -1.0, 1.0),
-        u(4, 3, 5, -1.0, 1.0),
-        u(5, 3, 5, 0.0, 1.0),
-    ];
+    let inputs = [u(3, 3, 5, -1.0, 1.0), u(4, 3, 5, -1.0, 1.0), u(5, 3, 5, 0.0, 1.0)];
     check_gradients("lerp_matrix", &inputs, |t, v| t.lerp(v[0], v[1], v[2]));
-    let inputs = [
-        u(6, 3, 5, -1.0, 1.0),
-        u(7, 3, 5, -1.0, 1.0),
-        u(8, 1, 5, 0.0, 1.0),
-    ];
+    let inputs = [u(6, 3, 5, -1.0, 1.0), u(7, 3, 5, -1.0, 1.0), u(8, 1, 5, 0.0, 1.0)];
     check_gradients("lerp_row", &inputs, |t, v| t.lerp(v[0], v[1], v[2]));
     // One row with a [1, N] weight is the matrix case.
-    let inputs = [
-        u(9, 1, 5, -1.0, 1.0),
-        u(10, 1, 5, -1.0, 1.0),
-        u(11, 1, 5, 0.0, 1.0),
-    ];
+    let inputs = [u(9, 1, 5, -1.0, 1.0), u(10, 1, 5, -1.0, 1.0), u(11, 1, 5, 0.0, 1.0)];
     check_gradients("lerp_single_row", &inputs, |t, v| t.lerp(v[0], v[1], v[2]));
 }
 
@@ -47,9 +35,7 @@ fn lerp_matrix_and_row_weight() {
 fn bias_tanh() {
     let inputs = [u(12, 4, 5, -2.0, 2.0), u(13, 1, 5, -1.0, 0.0)];
     check_gradients("bias_tanh", &inputs, |t, v| t.bias_tanh(v[0], v[1], 0.5));
-    check_gradients("bias_tanh_neg", &inputs, |t, v| {
-        t.bias_tanh(v[0], v[1], -0.3)
-    });
+    check_gradients("bias_tanh_neg", &inputs, |t, v| t.bias_tanh(v[0], v[1], -0.3));
 }
 
 #[test]
@@ -77,44 +63,27 @@ fn wkv_out_all_inputs() {
         u(23, 3, 4, -1.0, 1.0),
         u(24, 3, 4, 0.3, 2.0),
     ];
-    check_gradients("wkv_out", &inputs, |t, v| {
-        t.wkv_out(v[0], v[1], v[2], v[3], v[4])
-    });
+    check_gradients("wkv_out", &inputs, |t, v| t.wkv_out(v[0], v[1], v[2], v[3], v[4]));
 }
 
 #[test]
 fn wkv_state_updates_all_inputs() {
     // w, k, v, num
-    let inputs = [
-        u(25, 3, 4, -1.5, 0.5),
-        u(26, 3, 4, -2.0, 2.0),
-        u(27, 3, 4, -1.0, 1.0),
-        u(28, 3, 4, -1.0, 1.0),
-    ];
+    let inputs = [u(25, 3, 4, -1.5, 0.5), u(26, 3, 4, -2.0, 2.0), u(27, 3, 4, -1.0, 1.0), u(28, 3, 4, -1.0, 1.0)];
     check_gradients("wkv_num", &inputs, |t, v| t.wkv_num(v[0], v[1], v[2], v[3]));
     // w, k, den
-    let inputs = [
-        u(29, 3, 4, -1.5, 0.5),
-        u(30, 3, 4, -2.0, 2.0),
-        u(31, 3, 4, 0.3, 2.0),
-    ];
+    let inputs = [u(29, 3, 4, -1.5, 0.5), u(30, 3, 4, -2.0, 2.0), u(31, 3, 4, 0.3, 2.0)];
     check_gradients("wkv_den", &inputs, |t, v| t.wkv_den(v[0], v[1], v[2]));
 }
 
 #[test]
 fn losses() {
     let logits = [u(32, 4, 6, -2.0, 2.0)];
-    check_gradients("cross_entropy", &logits, |t, v| {
-        t.cross_entropy(v[0], vec![0, 5, 2, 2])
-    });
-    check_gradients("token_log_prob", &logits, |t, v| {
-        t.token_log_prob(v[0], vec![3, 1, 0, 5])
-    });
+    check_gradients("cross_entropy", &logits, |t, v| t.cross_entropy(v[0], vec![0, 5, 2, 2]));
+    check_gradients("token_log_prob", &logits, |t, v| t.token_log_prob(v[0], vec![3, 1, 0, 5]));
     // Large logits: the max shift must keep everything finite and exact.
     let logits = [u(33, 2, 5, 40.0, 44.0)];
-    check_gradients("cross_entropy_large", &logits, |t, v| {
-        t.cross_entropy(v[0], vec![1, 4])
-    });
+    check_gradients("cross_entropy_large", &logits, |t, v| t.cross_entropy(v[0], vec![1, 4]));
 }
 
 #[test]
@@ -132,9 +101,7 @@ fn moe_gates_with_varied_selections() {
     let p = [u(36, 5, 4, 0.05, 0.6)];
     // Several selections per row, in any order, and one empty row.
     let selected = vec![vec![], vec![2], vec![0, 3], vec![1, 2, 3], vec![3, 0, 1, 2]];
-    check_gradients("moe_gates", &p, move |t, v| {
-        t.moe_gates(v[0], selected.clone())
-    });
+    check_gradients("moe_gates", &p, move |t, v| t.moe_gates(v[0], selected.clone()));
 }
 
 #[test]
@@ -149,26 +116,10 @@ fn moe_combine_coef_and_every_expert() {
     ];
     check_gradients("moe_combine", &inputs, |t, v| {
         let parts = vec![
-            ExpertPart {
-                y: v[1],
-                col: 0,
-                rows: (0..5).collect(),
-            },
-            ExpertPart {
-                y: v[2],
-                col: 1,
-                rows: vec![0, 3],
-            },
-            ExpertPart {
-                y: v[3],
-                col: 3,
-                rows: vec![1, 2, 4],
-            },
-            ExpertPart {
-                y: v[4],
-                col: 2,
-                rows: vec![3],
-            },
+            ExpertPart { y: v[1], col: 0, rows: (0..5).collect() },
+            ExpertPart { y: v[2], col: 1, rows: vec![0, 3] },
+            ExpertPart { y: v[3], col: 3, rows: vec![1, 2, 4] },
+            ExpertPart { y: v[4], col: 2, rows: vec![3] },
         ];
         t.moe_combine(v[0], parts)
     });
@@ -178,31 +129,14 @@ fn moe_combine_coef_and_every_expert() {
 /// gradient through both the weights `p_j` and the normaliser `T`.
 #[test]
 fn router_to_combine_chain() {
-    let inputs = [
-        u(42, 4, 3, -1.0, 1.0),
-        u(43, 4, 2, -1.0, 1.0),
-        u(44, 2, 2, -1.0, 1.0),
-        u(45, 2, 2, -1.0, 1.0),
-    ];
+    let inputs = [u(42, 4, 3, -1.0, 1.0), u(43, 4, 2, -1.0, 1.0), u(44, 2, 2, -1.0, 1.0), u(45, 2, 2, -1.0, 1.0)];
     check_gradients("moe_chain", &inputs, |t, v| {
         let p = t.router_softmax(v[0]);
         let coef = t.moe_gates(p, vec![vec![0], vec![2], vec![0], vec![1]]);
         let parts = vec![
-            ExpertPart {
-                y: v[1],
-                col: 0,
-                rows: (0..4).collect(),
-            },
-            ExpertPart {
-                y: v[2],
-                col: 1,
-                rows: vec![0, 2],
-            },
-            ExpertPart {
-                y: v[3],
-                col: 3,
-                rows: vec![1, 3],
-            },
+            ExpertPart { y: v[1], col: 0, rows: (0..4).collect() },
+            ExpertPart { y: v[2], col: 1, rows: vec![0, 2] },
+            ExpertPart { y: v[3], col: 3, rows: vec![1, 3] },
         ];
         t.moe_combine(coef, parts)
     });

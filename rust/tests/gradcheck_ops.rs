@@ -29,22 +29,13 @@ fn checker_rejects_wrong_gradients() {
     for i in 0..inputs.len() {
         let mut scaled = a.grads.clone();
         scaled[i].data.iter_mut().for_each(|g| *g *= 1.1);
-        assert!(
-            compare("scaled", &scaled, &n).is_err(),
-            "a gradient of input {i} scaled by 1.1 passed"
-        );
+        assert!(compare("scaled", &scaled, &n).is_err(), "a gradient of input {i} scaled by 1.1 passed");
         let mut zeroed = a.grads.clone();
         zeroed[i].data.fill(0.0);
-        assert!(
-            compare("zeroed", &zeroed, &n).is_err(),
-            "a zero gradient of input {i} passed"
-        );
+        assert!(compare("zeroed", &zeroed, &n).is_err(), "a zero gradient of input {i} passed");
         let mut one_wrong = a.grads.clone();
         one_wrong[i].data[2] *= -1.0;
-        assert!(
-            compare("sign", &one_wrong, &n).is_err(),
-            "one flipped element of input {i} passed"
-        );
+        assert!(compare("sign", &one_wrong, &n).is_err(), "one flipped element of input {i} passed");
     }
 }
 
@@ -142,21 +133,14 @@ fn clamp_inside_and_outside_the_range() {
     // Entries on both sides of both bounds, never within 0.05 of one.
     let x = uniform_away(&mut rng(60), 4, 6, -3.0, 3.0, &[-1.0, 1.0], 0.05);
     let outside: Vec<usize> = (0..x.len()).filter(|&i| x.data[i].abs() > 1.0).collect();
-    assert!(
-        !outside.is_empty() && outside.len() < x.len(),
-        "inputs must straddle the bounds"
-    );
+    assert!(!outside.is_empty() && outside.len() < x.len(), "inputs must straddle the bounds");
     let f = |t: &mut Tape, v: &[Var]| t.clamp(v[0], -1.0, 1.0);
     check_gradients("clamp", std::slice::from_ref(&x), f);
     // Outside the range the gradient is exactly zero.
     let seed = seed_for("clamp", std::slice::from_ref(&x), &f);
     let a = analytic(std::slice::from_ref(&x), &f, &seed);
     for i in outside {
-        assert_eq!(
-            a.grads[0].data[i], 0.0,
-            "clamp passes gradient at {}",
-            x.data[i]
-        );
+        assert_eq!(a.grads[0].data[i], 0.0, "clamp passes gradient at {}", x.data[i]);
     }
 }
 
@@ -174,23 +158,15 @@ fn reductions() {
 fn gather_rows_with_repeats() {
     let x = [u(80, 5, 3, -1.0, 1.0)];
     // Row 1 three times, row 3 never: repeated rows add their gradients.
-    check_gradients("gather_rows", &x, |t, v| {
-        t.gather_rows(v[0], vec![1, 4, 1, 0, 2, 1])
-    });
+    check_gradients("gather_rows", &x, |t, v| t.gather_rows(v[0], vec![1, 4, 1, 0, 2, 1]));
 }
 
 #[test]
 fn slice_and_concat_rows() {
     let x = [u(81, 6, 3, -1.0, 1.0)];
     check_gradients("slice_rows", &x, |t, v| t.slice_rows(v[0], 2, 3));
-    let parts = [
-        u(82, 2, 3, -1.0, 1.0),
-        u(83, 1, 3, -1.0, 1.0),
-        u(84, 3, 3, -1.0, 1.0),
-    ];
-    check_gradients("concat_rows", &parts, |t, v| {
-        t.concat_rows(vec![v[0], v[1], v[2]])
-    });
+    let parts = [u(82, 2, 3, -1.0, 1.0), u(83, 1, 3, -1.0, 1.0), u(84, 3, 3, -1.0, 1.0)];
+    check_gradients("concat_rows", &parts, |t, v| t.concat_rows(vec![v[0], v[1], v[2]]));
     // Slices of one matrix concatenated back in another order (time steps).
     check_gradients("slice_concat", &x, |t, v| {
         let a = t.slice_rows(v[0], 0, 2);

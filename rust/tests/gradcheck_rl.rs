@@ -105,7 +105,10 @@ fn clipped_objective_values_and_gradient_direction() {
     ];
     for (d, adv, loss, grad) in cases {
         let (l, g) = grpo_token(-1.0 + d, -1.0, None, adv, EPS, 0.0);
-        assert!((l - loss).abs() < 1e-5 && (g - grad).abs() < 1e-5, "Δ={d} A={adv}: got ({l}, {g}), want ({loss}, {grad})");
+        assert!(
+            (l - loss).abs() < 1e-5 && (g - grad).abs() < 1e-5,
+            "Δ={d} A={adv}: got ({l}, {g}), want ({loss}, {grad})"
+        );
     }
 }
 
@@ -173,8 +176,13 @@ fn sampling_feeds_the_prompt_and_reports_policy_log_probs() {
 fn the_first_token_distribution_depends_on_the_prompt() {
     let model = tiny_model(5);
     let first = |prompt: Vec<u32>| {
-        let out = sample_groups(&model, &[prompt], &SampleConfig { max_len: 1, ..sample_cfg(1, 0.0) }, &mut ChaCha8Rng::seed_from_u64(0))
-            .unwrap();
+        let out = sample_groups(
+            &model,
+            &[prompt],
+            &SampleConfig { max_len: 1, ..sample_cfg(1, 0.0) },
+            &mut ChaCha8Rng::seed_from_u64(0),
+        )
+        .unwrap();
         out[0].log_probs[0]
     };
     // The greedy first token's log-prob equals log-softmax of the logits after the prompt.
@@ -203,7 +211,15 @@ fn grpo_loss_and_grad_matches_finite_differences_on_parameters() {
     let adv = [1.0f32, -0.5, 0.7, -1.2];
     let cfg = GrpoConfig { clip: 0.2, kl_beta: 0.1 };
     let batch = |m: &Model| {
-        let b = GrpoBatch { sequences: &seqs, n, t, mask: &mask, old_log_probs: &old, ref_log_probs: Some(&reference), advantages: &adv };
+        let b = GrpoBatch {
+            sequences: &seqs,
+            n,
+            t,
+            mask: &mask,
+            old_log_probs: &old,
+            ref_log_probs: Some(&reference),
+            advantages: &adv,
+        };
         grpo_loss_and_grad(m, b, cfg).unwrap()
     };
     let (stats, grads) = batch(&model);
@@ -218,7 +234,10 @@ fn grpo_loss_and_grad_matches_finite_differences_on_parameters() {
             minus.params[p].data[j] -= h;
             let num = (batch(&plus).0.loss as f64 - batch(&minus).0.loss as f64) / (2.0 * h as f64);
             let ana = grads[p].data[j] as f64;
-            assert!((num - ana).abs() <= 0.03 * ana.abs() + 2e-4, "param {p}[{j}]: analytic {ana:.6e}, numeric {num:.6e}");
+            assert!(
+                (num - ana).abs() <= 0.03 * ana.abs() + 2e-4,
+                "param {p}[{j}]: analytic {ana:.6e}, numeric {num:.6e}"
+            );
             checked += 1;
         }
     }
@@ -246,7 +265,7 @@ fn bad_batches_are_errors_not_panics() {
         (&[0.0, 1.0, 0.0, 1.0][..], &[1.0][..], "advantages"),
         (&[0.0, 0.5, 0.0, 1.0][..], &[1.0, 1.0][..], "0 or 1"),
     ] {
-        let err = grpo_loss_and_grad(&model, b(mask, adv), cfg).err().expect(msg).to_string();
+        let err = grpo_loss_and_grad(&model, b(mask, adv), cfg).expect_err(msg).to_string();
         assert!(err.contains(msg), "{err}");
     }
     assert!(token_log_probs(&model, &[1, 9], 1, 2).is_err());

@@ -32,17 +32,10 @@ fn run(params: &[Tensor], x: &Tensor, targets: &[usize]) -> Run {
     let z = t.tanh(z);
     let zm = t.mean_all(z);
     let loss = t.add(ce, zm);
-    let values = [h, n, logits, z, loss]
-        .iter()
-        .map(|&v| t.value(v).clone())
-        .collect();
+    let values = [h, n, logits, z, loss].iter().map(|&v| t.value(v).clone()).collect();
     let grads = t.backward(loss);
     let input = grads.input(xv).expect("the input gets a gradient").clone();
-    Run {
-        values,
-        params: grads.params,
-        input,
-    }
+    Run { values, params: grads.params, input }
 }
 
 fn bits(t: &Tensor) -> Vec<u32> {
@@ -62,33 +55,16 @@ fn forward_and_backward_do_not_depend_on_the_thread_count() {
     ];
     let x = uniform(&mut r, m, d, -1.0, 1.0);
     let targets: Vec<usize> = (0..m).map(|i| (i * 37) % d).collect();
-    let pool = |n: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .unwrap()
-    };
+    let pool = |n: usize| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
     let one = pool(1).install(|| run(&params, &x, &targets));
     let three = pool(3).install(|| run(&params, &x, &targets));
     for (i, (a, b)) in one.values.iter().zip(&three.values).enumerate() {
-        assert!(
-            bits(a) == bits(b),
-            "value {i} differs between 1 and 3 threads"
-        );
+        assert!(bits(a) == bits(b), "value {i} differs between 1 and 3 threads");
     }
     for (i, (a, b)) in one.params.iter().zip(&three.params).enumerate() {
-        let (a, b) = (
-            a.as_ref().expect("every parameter is used"),
-            b.as_ref().unwrap(),
-        );
-        assert!(
-            bits(a) == bits(b),
-            "gradient of parameter {i} differs between 1 and 3 threads"
-        );
+        let (a, b) = (a.as_ref().expect("every parameter is used"), b.as_ref().unwrap());
+        assert!(bits(a) == bits(b), "gradient of parameter {i} differs between 1 and 3 threads");
     }
-    assert!(
-        bits(&one.input) == bits(&three.input),
-        "input gradient differs between 1 and 3 threads"
-    );
+    assert!(bits(&one.input) == bits(&three.input), "input gradient differs between 1 and 3 threads");
     assert!(one.values[4].data[0].is_finite());
 }

@@ -85,7 +85,13 @@ struct StepInputs {
     x_half: Option<Var>,
 }
 
-fn step_forward(tape: &mut Tape, cfg: &ModelConfig, p: &LayerIndex, x: &StepInputs, st: LayerState) -> (Var, LayerState) {
+fn step_forward(
+    tape: &mut Tape,
+    cfg: &ModelConfig,
+    p: &LayerIndex,
+    x: &StepInputs,
+    st: LayerState,
+) -> (Var, LayerState) {
     let s = st.s;
     let hn = {
         let g = tape.param(p.hidden_norm);

@@ -57,7 +57,7 @@ impl ModelConfig {
                 return Err(Error::Config(format!("{name} must be at least 1")));
             }
         }
-        if self.hidden_size % self.num_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_heads) {
             return Err(Error::Config(format!(
                 "hidden_size {} is not divisible by num_heads {}",
                 self.hidden_size, self.num_heads
@@ -202,14 +202,23 @@ mod tests {
     #[test]
     fn counts_agree_with_specs_across_variants() {
         for (layers, e, ne, fast, rwkv) in [(2, 24, 3, false, true), (3, 32, 1, true, false), (2, 8, 2, false, false)] {
-            let c = ModelConfig { num_layers: layers, embed_size: e, num_experts: ne, fast_mode: fast, use_rwkv: rwkv, ..defaults(11) };
+            let c = ModelConfig {
+                num_layers: layers,
+                embed_size: e,
+                num_experts: ne,
+                fast_mode: fast,
+                use_rwkv: rwkv,
+                ..defaults(11)
+            };
             assert_eq!(c.num_params(), c.param_specs().iter().map(ParamSpec::numel).sum::<usize>());
         }
     }
 
     #[test]
     fn rejects_bad_configs() {
-        assert!(matches!(ModelConfig { num_heads: 5, ..defaults(20) }.validate(), Err(Error::Config(m)) if m.contains("divisible")));
+        assert!(
+            matches!(ModelConfig { num_heads: 5, ..defaults(20) }.validate(), Err(Error::Config(m)) if m.contains("divisible"))
+        );
         assert!(ModelConfig { hidden_size: 0, ..defaults(20) }.validate().is_err());
         assert!(ModelConfig { vocab_size: 0, ..defaults(20) }.validate().is_err());
         assert!(ModelConfig { hidden_size: usize::MAX / 2, num_heads: 1, ..defaults(20) }.validate().is_err());

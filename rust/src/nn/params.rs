@@ -61,7 +61,10 @@ pub struct ParamIndex {
 impl ParamIndex {
     pub fn new(config: &ModelConfig, specs: &[ParamSpec]) -> Self {
         let find = |name: String| {
-            specs.iter().position(|s| s.name == name).unwrap_or_else(|| panic!("parameter {name} missing from the layout"))
+            specs
+                .iter()
+                .position(|s| s.name == name)
+                .unwrap_or_else(|| panic!("parameter {name} missing from the layout"))
         };
         let layers = (0..config.num_layers)
             .map(|l| {

@@ -6,7 +6,12 @@ use pyo3::PyErr;
 
 use crate::error::Error;
 
-create_exception!(_core, CheckpointError, PyValueError, "A checkpoint file that is missing, truncated, foreign or inconsistent.");
+create_exception!(
+    _core,
+    CheckpointError,
+    PyValueError,
+    "A checkpoint file that is missing, truncated, foreign or inconsistent."
+);
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {

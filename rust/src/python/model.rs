@@ -35,7 +35,17 @@ impl PyModelConfig {
         fast_mode: bool,
         use_rwkv: bool,
     ) -> PyResult<Self> {
-        let inner = ModelConfig { vocab_size, embed_size, hidden_size, num_layers, fast_mode, use_rwkv, num_experts, top_k, num_heads };
+        let inner = ModelConfig {
+            vocab_size,
+            embed_size,
+            hidden_size,
+            num_layers,
+            fast_mode,
+            use_rwkv,
+            num_experts,
+            top_k,
+            num_heads,
+        };
         inner.validate()?;
         Ok(PyModelConfig { inner })
     }
@@ -202,7 +212,12 @@ impl PyModel {
     }
 
     /// Feeds one token per sequence, advancing `state`; returns logits `[B, V]`.
-    fn step<'py>(&self, py: Python<'py>, state: &mut PyRecurrentState, tokens: Vec<u32>) -> PyResult<Bound<'py, PyAny>> {
+    fn step<'py>(
+        &self,
+        py: Python<'py>,
+        state: &mut PyRecurrentState,
+        tokens: Vec<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let out = generate::step(&self.inner, &mut state.inner, &tokens)?;
         let (b, v) = (out.rows, out.cols);
         to_numpy(py, out.data, &[b, v])
@@ -210,7 +225,14 @@ impl PyModel {
 
     /// Feeds `prompt`, then samples `length` tokens (temperature 0: argmax).
     #[pyo3(signature = (prompt, length, temperature=0.8, seed=0))]
-    fn generate(&self, py: Python<'_>, prompt: Vec<u32>, length: usize, temperature: f32, seed: u64) -> PyResult<Vec<u32>> {
+    fn generate(
+        &self,
+        py: Python<'_>,
+        prompt: Vec<u32>,
+        length: usize,
+        temperature: f32,
+        seed: u64,
+    ) -> PyResult<Vec<u32>> {
         if prompt.is_empty() {
             return Err(PyValueError::new_err("generation needs a prompt of at least one token"));
         }

@@ -42,7 +42,11 @@ pub fn rl_sample_groups(
 
 /// `log π(seq[b, t] | seq[b, < t])` as float32 `[N, T]`; column 0 is 0.
 #[pyfunction]
-pub fn rl_token_log_probs<'py>(py: Python<'py>, model: &PyModel, sequences: PyReadonlyArray2<u32>) -> PyResult<Bound<'py, PyAny>> {
+pub fn rl_token_log_probs<'py>(
+    py: Python<'py>,
+    model: &PyModel,
+    sequences: PyReadonlyArray2<u32>,
+) -> PyResult<Bound<'py, PyAny>> {
     let (ids, n, t) = tokens2(&sequences)?;
     let model = &model.inner;
     let out = py.allow_threads(|| rl::token_log_probs(model, &ids, n, t))?;

@@ -45,7 +45,13 @@ impl PyTrainer {
     }
 
     /// One step on `inputs`/`targets [B, T]`: `(loss, pre-clip grad norm)`.
-    fn step(&mut self, py: Python<'_>, model: &Bound<PyModel>, inputs: PyReadonlyArray2<u32>, targets: PyReadonlyArray2<u32>) -> PyResult<(f32, f32)> {
+    fn step(
+        &mut self,
+        py: Python<'_>,
+        model: &Bound<PyModel>,
+        inputs: PyReadonlyArray2<u32>,
+        targets: PyReadonlyArray2<u32>,
+    ) -> PyResult<(f32, f32)> {
         let (ids, b, t) = tokens2(&inputs)?;
         let (tg, tb, tt) = tokens2(&targets)?;
         if (tb, tt) != (b, t) {

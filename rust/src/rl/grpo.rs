@@ -94,13 +94,18 @@ fn check_batch(model: &Model, b: &GrpoBatch, cfg: &GrpoConfig) -> Result<usize> 
     sized("advantages", b.advantages.len(), b.n)?;
     let valid_beta = cfg.kl_beta >= 0.0; // false for NaN
     if !(cfg.clip > 0.0 && cfg.clip < 1.0 && valid_beta) {
-        return Err(Error::Input(format!("GRPO needs 0 < clip < 1 and kl_beta ≥ 0, got clip {} and kl_beta {}", cfg.clip, cfg.kl_beta)));
+        return Err(Error::Input(format!(
+            "GRPO needs 0 < clip < 1 and kl_beta ≥ 0, got clip {} and kl_beta {}",
+            cfg.clip, cfg.kl_beta
+        )));
     }
     if b.mask.iter().any(|&m| m != 0.0 && m != 1.0) {
         return Err(Error::Input("GRPO mask values must be 0 or 1".into()));
     }
     if (0..b.n).any(|r| b.mask[r * b.t] != 0.0) {
-        return Err(Error::Input("GRPO mask: position 0 of a sequence has no prediction and cannot be a completion token".into()));
+        return Err(Error::Input(
+            "GRPO mask: position 0 of a sequence has no prediction and cannot be a completion token".into(),
+        ));
     }
     let finite = |xs: &[f32]| xs.iter().all(|x| x.is_finite());
     if !finite(b.advantages) || !finite(b.old_log_probs) || !b.ref_log_probs.is_none_or(finite) {
@@ -152,5 +157,11 @@ fn stats(lp: &Tensor, rows: &GrpoRows, mask: &[f32], count: usize, cfg: GrpoConf
         }
     }
     let c = count as f64;
-    GrpoStats { loss: 0.0, mean_ratio: (ratio / c) as f32, clip_fraction: (clipped as f64 / c) as f32, kl: (kl / c) as f32, tokens: count }
+    GrpoStats {
+        loss: 0.0,
+        mean_ratio: (ratio / c) as f32,
+        clip_fraction: (clipped as f64 / c) as f32,
+        kl: (kl / c) as f32,
+        tokens: count,
+    }
 }

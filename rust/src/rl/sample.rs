@@ -63,7 +63,12 @@ fn log_softmax_at(row: &[f32], i: usize) -> f32 {
 /// `G` completions per prompt, prompt-major: completion `p·G + j` is member
 /// `j` of prompt `p`'s group. Rows draw from `rng` in row order at each step,
 /// so the result depends on the seed alone.
-pub fn sample_groups(model: &Model, prompts: &[Vec<u32>], cfg: &SampleConfig, rng: &mut ChaCha8Rng) -> Result<Vec<Completion>> {
+pub fn sample_groups(
+    model: &Model,
+    prompts: &[Vec<u32>],
+    cfg: &SampleConfig,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<Completion>> {
     if prompts.is_empty() || cfg.group_size == 0 || cfg.max_len == 0 {
         return Err(Error::Input(format!(
             "RL sampling needs prompts, a group size and a maximum length (got {} prompts, G = {}, max_len = {})",
@@ -78,7 +83,9 @@ pub fn sample_groups(model: &Model, prompts: &[Vec<u32>], cfg: &SampleConfig, rn
     // Every layer's state tensors, each prompt's row copied G times: [P·G, H].
     let layers = (0..fed[0].0.layers.len())
         .map(|l| {
-            (0..fed[0].0.layers[l].len()).map(|k| repeat_rows(&fed.iter().map(|(s, _)| &s.layers[l][k]).collect::<Vec<_>>(), g)).collect()
+            (0..fed[0].0.layers[l].len())
+                .map(|k| repeat_rows(&fed.iter().map(|(s, _)| &s.layers[l][k]).collect::<Vec<_>>(), g))
+                .collect()
         })
         .collect();
     let mut state = RecurrentState { b: n, layers };

@@ -45,7 +45,15 @@ pub fn uniform(rng: &mut ChaCha8Rng, rows: usize, cols: usize, lo: f32, hi: f32)
 
 /// Like [`uniform`], with every entry at least `margin` away from each of
 /// `kinks` (points where the function is not differentiable).
-pub fn uniform_away(rng: &mut ChaCha8Rng, rows: usize, cols: usize, lo: f32, hi: f32, kinks: &[f32], margin: f32) -> Tensor {
+pub fn uniform_away(
+    rng: &mut ChaCha8Rng,
+    rows: usize,
+    cols: usize,
+    lo: f32,
+    hi: f32,
+    kinks: &[f32],
+    margin: f32,
+) -> Tensor {
     let data = (0..rows * cols)
         .map(|_| loop {
             let x = rng.gen_range(lo..hi);
@@ -86,7 +94,11 @@ pub fn analytic(inputs: &[Tensor], f: &impl Func, seed: &Tensor) -> Analytic {
     let out = f(&mut tape, &vars);
     let value = tape.value(out).clone();
     let g = tape.backward_with(out, seed.clone());
-    let grads = vars.iter().zip(inputs).map(|(&v, t)| g.input(v).cloned().unwrap_or_else(|| Tensor::zeros(t.rows, t.cols))).collect();
+    let grads = vars
+        .iter()
+        .zip(inputs)
+        .map(|(&v, t)| g.input(v).cloned().unwrap_or_else(|| Tensor::zeros(t.rows, t.cols)))
+        .collect();
     Analytic { out: value, seed: seed.clone(), grads }
 }
 
@@ -194,7 +206,14 @@ pub fn assert_close(what: &str, x: &Tensor, y: &Tensor, rtol: f64, floor: f64) -
 /// values within `fwd_rtol` and, with the same seed `R`, gradients of every
 /// input within `grad_rtol` (both relative, with a 1% floor of the tensor's
 /// largest magnitude for elements near zero).
-pub fn check_composition(name: &str, inputs: &[Tensor], fused: impl Func, composed: impl Func, fwd_rtol: f64, grad_rtol: f64) {
+pub fn check_composition(
+    name: &str,
+    inputs: &[Tensor],
+    fused: impl Func,
+    composed: impl Func,
+    fwd_rtol: f64,
+    grad_rtol: f64,
+) {
     let seed = seed_for(name, inputs, &fused);
     let a = analytic(inputs, &fused, &seed);
     let b = analytic(inputs, &composed, &seed);

@@ -110,7 +110,14 @@ impl Tape<'_> {
     }
     pub fn mul_col(&mut self, a: Var, c: Var) -> Var {
         let (av, cv) = (self.value(a), self.value(c));
-        assert!(cv.cols == 1 && cv.rows == av.rows, "mul_col: [{}, {}] with column [{}, {}]", av.rows, av.cols, cv.rows, cv.cols);
+        assert!(
+            cv.cols == 1 && cv.rows == av.rows,
+            "mul_col: [{}, {}] with column [{}, {}]",
+            av.rows,
+            av.cols,
+            cv.rows,
+            cv.cols
+        );
         let mut out = av.clone();
         for (r, row) in out.data.chunks_mut(av.cols.max(1)).enumerate() {
             row.iter_mut().for_each(|v| *v *= cv.data[r]);

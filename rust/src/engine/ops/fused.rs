@@ -45,7 +45,14 @@ fn check_same(tape: &Tape, name: &str, vars: &[Var]) {
     let first = tape.value(vars[0]);
     for &v in &vars[1..] {
         let t = tape.value(v);
-        assert!(t.same_shape(first), "{name}: shapes [{}, {}] and [{}, {}] differ", first.rows, first.cols, t.rows, t.cols);
+        assert!(
+            t.same_shape(first),
+            "{name}: shapes [{}, {}] and [{}, {}] differ",
+            first.rows,
+            first.cols,
+            t.rows,
+            t.cols
+        );
     }
 }
 

@@ -6,7 +6,9 @@
 //! tokens` for completion tokens, 0 for prompt and padding rows). With
 //! `ρ = exp(logπ − logπ_old)` and `x = logπ_ref − logπ`:
 //!
-//!     loss = Σ_i w_i · ( −min(ρ·A, clip(ρ, 1−ε, 1+ε)·A) + β·(e^x − x − 1) )
+//! ```text
+//! loss = Σ_i w_i · ( −min(ρ·A, clip(ρ, 1−ε, 1+ε)·A) + β·(e^x − x − 1) )
+//! ```
 //!
 //! `e^x − x − 1` is the "k3" estimator of KL(π_θ ‖ π_ref): ≥ 0, 0 when equal.
 //!
