@@ -1,7 +1,8 @@
 """``python -m rnnpy COMMAND [options]`` (also the ``rnnpy`` script).
 
-Commands are modules with ``main(argv) -> int``, found through COMMANDS; a
-later command is one more entry. With no command (or options first) the
+Commands are modules with ``main(argv) -> int`` (or ``"module:function"``
+entries naming another such function), found through COMMANDS; a later
+command is one more entry. With no command (or options first) the
 command is ``train``, so the old program's ``--name=value`` lines keep working.
 """
 
@@ -14,8 +15,8 @@ COMMANDS: dict[str, str | None] = {
     "train": "rnnpy.cli.train",
     "generate": "rnnpy.cli.generate",
     "tokenizer": "rnnpy.tokenizer.cli",
-    "rl": None,  # reserved: python/rnnpy/rl/ (issue 5)
-    "tasks": None,  # reserved: task corpus generator (issue 5)
+    "rl": "rnnpy.rl.cli:rl_command",
+    "tasks": "rnnpy.rl.cli:tasks_command",
 }
 
 USAGE = """usage: python -m rnnpy COMMAND [options]
@@ -24,9 +25,11 @@ commands:
   train       train a model (the default command), save it, print a sample
   generate    sample text from a checkpoint: --loadCheckpoint=PATH [--prompt=TEXT]
   tokenizer   train|encode|decode with a BPE tokenizer
-  rl, tasks   reinforcement learning (not yet available)
+  rl          RL (GRPO) fine-tuning of a checkpoint: --loadCheckpoint=PATH --rlTask=copy|reverse|arithmetic
+  tasks       print a task corpus for supervised training: --task=copy --n=5000 > copy.txt
 
-`python -m rnnpy train --help` lists every option with its default."""
+`python -m rnnpy train --help` lists every option with its default;
+`python -m rnnpy COMMAND --help` those of another command."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,4 +45,5 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         print(f"rnnpy {name}: error: not yet available in this version of rnnpy", file=sys.stderr)
         return 2
-    return int(importlib.import_module(module).main(argv) or 0)
+    module, _, function = module.partition(":")
+    return int(getattr(importlib.import_module(module), function or "main")(argv) or 0)

@@ -14,6 +14,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from rnnpy.rl.options import RL_OPTIONS
+
 SAMPLE_TEXT = (
     "hello world this is a modern rnn with rmsnorm residual connections gru gates and swiglu mlp "
     "learning to predict characters in vanilla javascript"
@@ -97,6 +99,8 @@ def _optional_seed(v: str) -> str | None:
     return None if v.isdigit() else "expected a non-negative integer"
 
 
+_KINDS = {int: "int", float: "float", bool: "bool", str: "str"}
+
 _A, _T, _G, _C, _B, _R, _N = "Model", "Training", "Generation", "Checkpoints", "BPE tokenizer", "RL", "rnnpy"
 
 OPTIONS: tuple[Option, ...] = (
@@ -130,10 +134,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("bpeTrainingFile", "str", "", "tokenizer training file (trainBPE)", _B),
     Option("bpeTrainingText", "str", "", "tokenizer training text (trainBPE)", _B),
     Option("bpeMinFrequency", "int", 2, "smallest pair count that is merged", _B, _nonneg),
-    Option("doRL", "bool", False, "RL fine-tuning after training (not yet available)", _R),
-    Option("rlTask", "str", "copy", "RL task: copy, reverse or arithmetic", _R),
-    Option("rlEpisodes", "int", 100, "RL episodes", _R, _nonneg),
-    Option("rlLearningRate", "float", 0.0001, "RL learning rate", _R, _positive),
+    Option("doRL", "bool", False, "after training, fine-tune with RL (GRPO) on --rlTask (char-level models)", _R),
+    *(Option(name, _KINDS[typ], default, help_, _R, check) for name, typ, default, help_, check in RL_OPTIONS),
     Option(
         "seed", "str", "", "random seed for init, shuffling, sampling (default: random, printed)", _N, _optional_seed
     ),

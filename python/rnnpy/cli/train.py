@@ -25,6 +25,9 @@ from rnnpy.cli.generate import resolve_seed, sample, start_text
 from rnnpy.cli.options import Options, UsageError, run_command
 from rnnpy.cli.vocab import BPEVocab, CharVocab, Vocab, load_tokenizer, read_training_text, vocab_for_checkpoint
 from rnnpy.model import Model, ModelConfig
+from rnnpy.rl.cli import config_from_args, run_phase
+from rnnpy.rl.codec import CharCodec
+from rnnpy.rl.tasks import get_task
 from rnnpy.trainer import Trainer
 from rnnpy.training import EpochResult, StopFlag, TextTooShortError, catch_sigint, fit, make_windows
 
@@ -81,6 +84,8 @@ class Run:
         except TextTooShortError as e:
             raise UsageError(f"{self.source}: {e}") from None
         self.model, self.trainer, self.start_epoch = self._model()
+        if opts.doRL:
+            self._check_rl()
         parent = os.path.dirname(opts.savePath) or "."
         if not (os.path.isdir(parent) or not os.path.exists(parent)) or (
             os.path.isdir(parent) and not os.access(parent, os.W_OK)
@@ -103,6 +108,30 @@ class Run:
             tok = bpe.train_and_save(self.text, opts, self.out)
         self.out.line(f"Tokenizer: BPE (vocab={tok.vocab_size})")
         return BPEVocab(tok)
+
+    def _check_rl(self) -> None:
+        """RL needs characters, including the task's and a newline: find out
+        before training, not after."""
+        if not isinstance(self.vocab, CharVocab):
+            raise UsageError(
+                "--doRL: reinforcement learning needs a character-level model; this one uses a BPE tokenizer "
+                "(drop --useBPE)"
+            )
+        try:
+            CharCodec(self.vocab.chars).check_task(get_task(self.opts.rlTask))
+        except ValueError as e:
+            raise UsageError(f"--rlTask={self.opts.rlTask}: {e}") from None
+
+    def reinforce(self) -> dict[str, Any]:
+        """GRPO on the trained model, continuing the supervised AdamW state;
+        returns what the checkpoint's metadata records of the run."""
+        opts = self.opts
+        config = config_from_args(opts, self.seed)
+        assert isinstance(self.vocab, CharVocab)  # _check_rl
+        report = run_phase(
+            self.model, self.trainer, self.vocab.chars, opts.rlTask, opts.rlEpisodes, config, self.out.line
+        )
+        return report.metadata(config)
 
     def _model(self) -> tuple[Model, Trainer, int]:
         opts = self.opts
@@ -206,6 +235,8 @@ class Run:
             f"wd {o.weightDecay}, clip {o.gradClip}",
             "seed": self.seed,
         }
+        if o.doRL:
+            rows["RL"] = f"GRPO on {o.rlTask}, {o.rlEpisodes} episodes, G {o.rlGroupSize}, lr {o.rlLearningRate}"
         self.out.header("rnnpy — GRU + RWKV + MoE", rows, config_line, params_line)
 
     def train(self) -> int:
@@ -259,18 +290,26 @@ class Run:
             return 130
         best_text = f"{best:.6f}" if best is not None else "inf"
         out.line(f"\nDone in {result.elapsed:.1f}s | Best loss: {best_text}\n")
+        extra: dict[str, Any] = {}
+        if opts.doRL:
+            out.line("Reinforcement learning...\n")
+            extra["rl"] = self.reinforce()
+            out.line("")
         if opts.saveOnComplete:
-            meta = self.metadata(max(opts.epochs, self.start_epoch), best, completed=True, time=f"{result.elapsed:.1f}")
+            epoch = max(opts.epochs, self.start_epoch)
+            meta = self.metadata(epoch, best, completed=True, time=f"{result.elapsed:.1f}", **extra)
             self.save(opts.savePath, meta)
         if opts.genLength > 0:
-            out.line("\nGenerating sample...\n")
+            out.line("\nGenerating post-RL sample...\n" if opts.doRL else "\nGenerating sample...\n")
             sample(self.model, self.vocab, opts.prompt or self.start, opts.genLength, opts.temperature, self.seed, out)
         return 0
 
 
 def run(opts: Options) -> int:
-    if opts.doRL:
-        raise UsageError("--doRL: reinforcement learning is not yet available in this version of rnnpy")
+    if opts.doRL and opts.useBPE:
+        raise UsageError(
+            "--doRL: reinforcement learning needs a character-level model; drop --useBPE (BPE models are not supported)"
+        )
     out = Reporter(opts.quiet)
     if opts.trainBPE:
         bpe.train_only(opts, out)

@@ -11,30 +11,40 @@ status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from rnnpy.rl.codec import CharCodec
-from rnnpy.rl.grpo import GRPOConfig, run_rl
+from rnnpy.rl.grpo import GRPOConfig, RLReport, run_rl
+from rnnpy.rl.options import RL_OPTIONS
 from rnnpy.rl.tasks import corpus_lines, get_task, task_names
 
-# (old spelling, type, default, help)
-RL_OPTIONS: list[tuple[str, Any, Any, str]] = [
-    ("rlTask", str, "copy", "RL task: " + ", ".join(task_names())),
-    ("rlEpisodes", int, 100, "GRPO batches (episodes)"),
-    ("rlLearningRate", float, 1e-4, "AdamW learning rate of the RL phase"),
-    ("rlGroupSize", int, 8, "completions sampled per prompt (G)"),
-    ("rlPrompts", int, 8, "prompts per episode"),
-    ("rlClip", float, 0.2, "ε of the clipped ratio"),
-    ("rlKL", float, 0.0, "β of the KL penalty to the policy at the start of RL"),
-    ("rlInnerSteps", int, 1, "updates per sampled batch (μ)"),
-    ("rlTemperature", float, 1.0, "sampling temperature"),
-    ("rlMaxLen", int, 20, "most tokens per completion (an answer ends at a newline)"),
-    ("rlEvalPrompts", int, 200, "held-out prompts of the greedy evaluation"),
-    ("rlLogEvery", int, 10, "log every N episodes"),
-]
+__all__ = ["RL_OPTIONS", "add_rl_options", "config_from_args", "main", "rl_command", "run_phase", "tasks_command"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (`rnnpy rl: error: ...`), not usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def _checked(typ: type, check: Callable[[Any], str | None] | None) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            value = typ(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {typ.__name__}, got {text!r}") from None
+        problem = check(value) if check else None
+        if problem:
+            raise argparse.ArgumentTypeError(f"{problem}, got {text!r}")
+        return value
+
+    convert.__name__ = typ.__name__
+    return convert
 
 
 def _kebab(name: str) -> str:
@@ -57,8 +67,11 @@ def normalise_argv(argv: Sequence[str], names: Sequence[str]) -> list[str]:
 
 def add_rl_options(p: argparse.ArgumentParser) -> None:
     """Adds every `--rl*` option (old spelling and kebab-case alias)."""
-    for name, typ, default, help_ in RL_OPTIONS:
-        p.add_argument(f"--{name}", f"--{_kebab(name)}", dest=name, type=typ, default=default, help=f"{help_} (default {default})")
+    for name, typ, default, help_, check in RL_OPTIONS:
+        p.add_argument(
+            f"--{name}", f"--{_kebab(name)}", dest=name, type=_checked(typ, check), default=default,
+            help=f"{help_} (default {default})",
+        )  # fmt: skip
 
 
 def config_from_args(ns: argparse.Namespace, seed: int) -> GRPOConfig:
@@ -77,16 +90,31 @@ def config_from_args(ns: argparse.Namespace, seed: int) -> GRPOConfig:
     )
 
 
+class UnsupportedVocabulary(ValueError):
+    """The checkpoint's tokens are not characters (a BPE model)."""
+
+
 def vocab_from_metadata(meta: dict[str, Any] | None) -> list[str] | None:
     """The character vocabulary a checkpoint's metadata records, if any.
 
-    Accepts `{"vocab": [...chars]}` / `{"vocab": "chars"}`, the same under
-    `"chars"`, or `{"tokenizer": {"type": "char", "vocab": ...}}`.
+    Reads what `python -m rnnpy train` writes, `{"rnnpy": {"vocab": {"type":
+    "char", "chars": [...]}}}`, and also `{"vocab": [...chars]}` /
+    `{"vocab": "chars"}`, the same under `"chars"`, or `{"tokenizer": {"type":
+    "char", "vocab": ...}}`. A BPE model raises UnsupportedVocabulary: RL
+    tasks are scored and fed character by character.
     """
     if not meta:
         return None
-    for holder in (meta, meta.get("tokenizer") if isinstance(meta.get("tokenizer"), dict) else None):
-        if not holder:
+    ours = meta.get("rnnpy")
+    entry = ours.get("vocab") if isinstance(ours, dict) else None
+    if isinstance(entry, dict) and entry.get("type") == "bpe":
+        raise UnsupportedVocabulary(
+            "reinforcement learning needs a character-level model; this one uses a BPE tokenizer "
+            "(train it without --useBPE)"
+        )
+    tokenizer = meta.get("tokenizer")
+    for holder in (entry, meta, tokenizer):
+        if not isinstance(holder, dict):
             continue
         for key in ("vocab", "chars"):
             v = holder.get(key)
@@ -97,11 +125,48 @@ def vocab_from_metadata(meta: dict[str, Any] | None) -> list[str] | None:
     return None
 
 
+def run_phase(
+    model: Any,
+    trainer: Any,
+    vocab: Sequence[str],
+    task_name: str,
+    episodes: int,
+    config: GRPOConfig,
+    say: Callable[[str], None],
+) -> RLReport:
+    """The RL phase as both commands print it: a header line, the held-out
+    evaluation before, a log line (and an example) every `rlLogEvery`
+    episodes, the evaluation after."""
+    task = get_task(task_name)
+    say(
+        f"RL (GRPO): task {task.name} | episodes {episodes} | G {config.group_size} | "
+        f"prompts {config.prompts_per_episode} | lr {config.learning_rate} | clip {config.clip} | "
+        f"KL {config.kl_beta} | inner steps {config.inner_steps}"
+    )
+    report = run_rl(
+        model,
+        trainer,
+        CharCodec(vocab),
+        task,
+        episodes,
+        config,
+        on_episode=lambda s: say(s.line() + "\n" + s.example_line()),
+        on_eval=lambda when, r: say(f"{'Before' if when == 'before' else 'After'} RL: {r.line()}"),
+    )
+    say(f"RL done in {report.seconds:.1f}s")
+    return report
+
+
 def _rl_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rnnpy rl", description="GRPO fine-tuning of a checkpoint on a verifiable task.")
+    p = _Parser(prog="python -m rnnpy rl", description="GRPO fine-tuning of a checkpoint on a verifiable task.")
     p.add_argument("--loadCheckpoint", "--load-checkpoint", dest="loadCheckpoint", required=True)
-    p.add_argument("--savePath", "--save-path", dest="savePath", default=None, help="default: overwrite --loadCheckpoint")
-    p.add_argument("--trainingText", "--training-text", dest="trainingText", default=None, help="text whose characters are the vocabulary (old checkpoints)")
+    p.add_argument(
+        "--savePath", "--save-path", dest="savePath", default=None, help="default: overwrite --loadCheckpoint"
+    )
+    p.add_argument(
+        "--trainingText", "--training-text", dest="trainingText", default=None,
+        help="text whose characters are the vocabulary (old checkpoints without one)",
+    )  # fmt: skip
     p.add_argument("--trainingFile", "--training-file", dest="trainingFile", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
@@ -118,56 +183,79 @@ def rl_main(argv: Sequence[str]) -> int:
 
     p = _rl_parser()
     ns = p.parse_args(normalise_argv(argv, _names(p)))
-    say = (lambda *a: None) if ns.quiet else print
+    cfg = config_from_args(ns, ns.seed)
+    cfg.check()  # bad values fail before the checkpoint is read
+    say = (lambda *a: None) if ns.quiet else (lambda text: print(text, flush=True))
     ck = load_checkpoint(ns.loadCheckpoint)
     vocab = vocab_from_metadata(ck.metadata)
-    if ns.trainingFile:
-        with open(ns.trainingFile, encoding="utf-8") as f:
-            vocab = sorted(set(f.read()))
-    elif ns.trainingText:
-        vocab = sorted(set(ns.trainingText))
-    if vocab is None:
-        raise ValueError(f"checkpoint '{ns.loadCheckpoint}' records no vocabulary: give the training text (--trainingText or --trainingFile)")
+    if vocab is None:  # an old program's checkpoint: the vocabulary comes from its training text
+        if ns.trainingFile:
+            with open(ns.trainingFile, encoding="utf-8") as f:
+                vocab = sorted(set(f.read()))
+        elif ns.trainingText:
+            vocab = sorted(set(ns.trainingText))
+        else:
+            raise ValueError(
+                f"checkpoint '{ns.loadCheckpoint}' records no vocabulary: give its training text "
+                "(--trainingText or --trainingFile)"
+            )
     if len(vocab) != ck.config.vocab_size:
-        raise ValueError(f"the vocabulary has {len(vocab)} characters but the checkpoint's model has {ck.config.vocab_size} tokens")
-    task = get_task(ns.rlTask)
-    cfg = config_from_args(ns, ns.seed)
+        raise ValueError(
+            f"the vocabulary has {len(vocab)} characters but the checkpoint's model has {ck.config.vocab_size} tokens"
+        )
+    CharCodec(vocab).check_task(get_task(ns.rlTask))
     trainer = ck.trainer(learning_rate=cfg.learning_rate)
-    say(f"RL: {task.name} | episodes {ns.rlEpisodes} | G {cfg.group_size} | prompts {cfg.prompts_per_episode} | lr {cfg.learning_rate} | clip {cfg.clip} | KL {cfg.kl_beta} | μ {cfg.inner_steps}")
-    report = run_rl(
-        ck.model,
-        trainer,
-        CharCodec(vocab),
-        task,
-        ns.rlEpisodes,
-        cfg,
-        on_episode=lambda s: say(s.line() + "\n" + s.example_line()),
-        on_eval=lambda when, r: say(f"{'Before' if when == 'before' else 'After'} RL: {r.line()}"),
-    )
-    say(f"RL done in {report.seconds:.1f}s")
+    say(f"Loaded binary checkpoint from {ns.loadCheckpoint} ({ck.config.num_parameters()} params)")
+    report = run_phase(ck.model, trainer, vocab, ns.rlTask, ns.rlEpisodes, cfg, say)
+    # Keep everything the checkpoint had (the old program's epoch/loss keys,
+    # rnnpy's vocabulary and options) and add the RL run.
     meta = dict(ck.metadata or {})
     meta["rl"] = report.metadata(cfg)
-    if vocab_from_metadata(meta) is None:
-        meta["vocab"] = vocab
+    ours = meta.setdefault("rnnpy", {})
+    if isinstance(ours, dict) and "vocab" not in ours:  # so `generate` needs only this file
+        ours["vocab"] = {"type": "char", "chars": list(vocab)}
     path = ns.savePath or ns.loadCheckpoint
     save_checkpoint(path, ck.model, trainer, meta)
-    say(f"Saved binary checkpoint to {path}")
+    say(f"Saved binary checkpoint to {path} ({os.path.getsize(path) / 1_048_576:.2f} MB)")
     return 0
 
 
 def tasks_main(argv: Sequence[str]) -> int:
     """Prints `n` solved examples of a task, one per line."""
-    p = argparse.ArgumentParser(prog="rnnpy tasks", description="Write a task corpus for supervised training.")
+    p = _Parser(prog="python -m rnnpy tasks", description="Write a task corpus for supervised training.")
     p.add_argument("--task", default="copy", help="one of: " + ", ".join(task_names()))
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--seed", type=int, default=0)
     ns = p.parse_args(normalise_argv(argv, _names(p)))
     if ns.n < 1:
         raise ValueError(f"--n must be at least 1, got {ns.n}")
+    task = get_task(ns.task)
     out = sys.stdout
-    for line in corpus_lines(get_task(ns.task), ns.n, ns.seed):
+    for line in corpus_lines(task, ns.n, ns.seed):
         out.write(line + "\n")
     return 0
+
+
+def _run(command: str, body: Callable[[Sequence[str]], int], argv: Sequence[str]) -> int:
+    """One-line errors on stderr with status 2; Ctrl-C is status 130."""
+    try:
+        return body(argv)
+    except (ValueError, OSError) as e:
+        print(f"rnnpy {command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nrnnpy {command}: interrupted (nothing saved)", file=sys.stderr)
+        return 130
+
+
+def rl_command(argv: Sequence[str]) -> int:
+    """`python -m rnnpy rl ...` (argv: the options after `rl`)."""
+    return _run("rl", rl_main, argv)
+
+
+def tasks_command(argv: Sequence[str]) -> int:
+    """`python -m rnnpy tasks ...` (argv: the options after `tasks`)."""
+    return _run("tasks", tasks_main, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,8 +264,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] not in ("rl", "tasks"):
         print("usage: python -m rnnpy {rl,tasks} [options]", file=sys.stderr)
         return 2
-    try:
-        return (rl_main if args[0] == "rl" else tasks_main)(args[1:])
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return (rl_command if args[0] == "rl" else tasks_command)(args[1:])
