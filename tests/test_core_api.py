@@ -117,7 +117,7 @@ def test_batch_rows_are_independent_sequences():
     x = rng.integers(0, 20, size=(3, 9))
     batched = model.logits(x)
     for b in range(3):
-        np.testing.assert_allclose(batched[b], model.logits(x[b : b + 1])[0], atol=2e-6)
+        np.testing.assert_allclose(batched[b], model.logits(x[b : b + 1])[0], atol=1e-5)
 
 
 def test_step_by_step_state_matches_the_sequence_forward():

@@ -53,6 +53,10 @@ pub fn gemm(a: MatRef, b: MatRef, c: &mut [f32], beta: f32) {
         }
         return;
     }
+    if m == 1 && b.col_stride == 1 {
+        gemv_row(a, b, c, beta);
+        return;
+    }
     let threads = rayon::current_num_threads();
     if threads <= 1 || m * k * n < PARALLEL_MIN_FLOPS {
         gemm_serial(a, b, c, n, beta);
@@ -80,6 +84,23 @@ pub fn gemm(a: MatRef, b: MatRef, c: &mut [f32], beta: f32) {
                 raw_gemm(a, bp, c_ptr.get().add(start), n, beta);
             }
         });
+    }
+}
+
+/// One row times a row-major matrix (a single sequence's step, as in
+/// generation): `c = beta·c + Σ_k a[k]·b[k, :]`, streaming each row of `b`
+/// once. matrixmultiply would pack all of `b` for one row of output.
+fn gemv_row(a: MatRef, b: MatRef, c: &mut [f32], beta: f32) {
+    if beta == 0.0 {
+        c.fill(0.0);
+    }
+    let n = b.cols;
+    for p in 0..a.cols {
+        let av = a.data[p * a.col_stride];
+        let row = &b.data[p * b.row_stride..p * b.row_stride + n];
+        for (ci, &bv) in c.iter_mut().zip(row) {
+            *ci += av * bv;
+        }
     }
 }
 
@@ -161,6 +182,19 @@ mod tests {
             two.install(|| gemm(MatRef::new(&a, m, k), MatRef::new(&b, k, n), &mut c3, 0.0));
             assert_eq!(c1, c3, "results depend on the thread count for {m}x{k}x{n}");
             assert_eq!(c, c1);
+        }
+    }
+
+    #[test]
+    fn single_rows_take_the_gemv_path_and_agree() {
+        let (k, n) = (37, 53);
+        let a: Vec<f32> = (0..k).map(|i| (i as f32 * 0.3).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.7).cos()).collect();
+        let mut c = vec![1.0; n];
+        gemm(MatRef::new(&a, 1, k), MatRef::new(&b, k, n), &mut c, 1.0);
+        let want = naive(&a, &b, 1, k, n);
+        for (x, y) in c.iter().zip(&want) {
+            assert!((x - 1.0 - y).abs() < 1e-4, "{x} vs {y}");
         }
     }
 

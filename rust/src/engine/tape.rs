@@ -7,6 +7,7 @@
 //! Forward constructors and backward rules live side by side in `ops/`,
 //! one file per family; `backward_node` below is the single dispatch.
 
+use super::gemm::{gemm, MatRef};
 use super::ops::{elementwise, fused, linalg, moe, rl, shape};
 use super::tensor::Tensor;
 
@@ -112,6 +113,7 @@ impl<'p> Tape<'p> {
         let mut grads: Vec<Option<Tensor>> = Vec::with_capacity(self.nodes.len());
         grads.resize_with(self.nodes.len(), || None);
         grads[out.0] = Some(seed);
+        let mut deferred = Vec::new();
         for i in (0..=out.0).rev() {
             let Some(g) = grads[i].take() else { continue };
             if !self.nodes[i].needs_grad {
@@ -120,9 +122,13 @@ impl<'p> Tape<'p> {
             match &self.nodes[i].op {
                 Op::Constant => {}
                 Op::Input | Op::Param(_) => grads[i] = Some(g),
-                op => self.backward_node(op, Var(i), &g, &mut Grads { slots: &mut grads, tape: self }),
+                op => {
+                    let mut acc = Grads { slots: &mut grads, tape: self, deferred: &mut deferred };
+                    self.backward_node(op, Var(i), &g, &mut acc)
+                }
             }
         }
+        self.flush_weight_grads(deferred, &mut grads);
         let mut params = vec![None; self.params.len()];
         for (p, v) in self.param_vars.iter().enumerate() {
             if let Some(v) = v {
@@ -161,9 +167,60 @@ impl<'p> Tape<'p> {
 pub struct Grads<'a, 'p> {
     slots: &'a mut [Option<Tensor>],
     tape: &'a Tape<'p>,
+    deferred: &'a mut Vec<DeferredWeightGrad>,
+}
+
+/// `dW += xᵀ @ dy` for a weight used by a recurrent step, postponed to the end
+/// of the pass (see `Grads::defer_weight_grad`).
+pub(crate) struct DeferredWeightGrad {
+    weight: Var,
+    x: Var,
+    dy: Tensor,
+}
+
+impl Tape<'_> {
+    /// Computes every postponed weight gradient as one GEMM per weight over
+    /// the stacked rows of all its uses: `dW += [x_1; x_2; …]ᵀ @ [dy_1; dy_2; …]`.
+    /// One product with K = T·B rows instead of T products with K = B keeps
+    /// the `[I, H]` accumulator out of memory traffic at every step.
+    fn flush_weight_grads(&self, deferred: Vec<DeferredWeightGrad>, grads: &mut [Option<Tensor>]) {
+        let mut by_weight: Vec<(Var, Vec<DeferredWeightGrad>)> = Vec::new();
+        for d in deferred {
+            match by_weight.iter_mut().find(|(w, _)| *w == d.weight) {
+                Some((_, list)) => list.push(d),
+                None => by_weight.push((d.weight, vec![d])),
+            }
+        }
+        for (w, uses) in by_weight {
+            let (k, n) = (self.value(uses[0].x).cols, uses[0].dy.cols);
+            let rows: usize = uses.iter().map(|u| u.dy.rows).sum();
+            let mut xs = Vec::with_capacity(rows * k);
+            let mut dys = Vec::with_capacity(rows * n);
+            for u in &uses {
+                xs.extend_from_slice(&self.value(u.x).data);
+                dys.extend_from_slice(&u.dy.data);
+            }
+            let wv = self.value(w);
+            let slot = grads[w.0].get_or_insert_with(|| Tensor::zeros(wv.rows, wv.cols));
+            gemm(MatRef::transposed(&xs, rows, k), MatRef::new(&dys, rows, n), &mut slot.data, 1.0);
+        }
+    }
 }
 
 impl Grads<'_, '_> {
+    /// Postpones `dW += xᵀ @ dy` for parameter `weight` to the end of the
+    /// pass, where all uses of the weight are done as one GEMM.
+    pub fn defer_weight_grad(&mut self, weight: Var, x: Var, dy: &Tensor) {
+        if self.tape.needs_grad(weight) {
+            self.deferred.push(DeferredWeightGrad { weight, x, dy: dy.clone() });
+        }
+    }
+
+    /// Whether `v` is a parameter leaf.
+    pub fn is_param(&self, v: Var) -> bool {
+        matches!(self.tape.nodes[v.0].op, Op::Param(_))
+    }
+
     /// The gradient buffer of `v` (zeros on first use), or `None` when no
     /// gradient is needed there — rules skip that work entirely.
     pub fn get(&mut self, v: Var) -> Option<&mut Tensor> {

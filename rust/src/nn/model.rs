@@ -8,6 +8,10 @@ use super::params::ParamIndex;
 use crate::engine::tape::Gradients;
 use crate::engine::{Tape, Tensor, Var};
 use crate::error::{Error, Result};
+use rayon::prelude::*;
+
+/// Sequences per data-parallel chunk of a training batch (see `loss_and_grad`).
+pub const CHUNK_ROWS: usize = 16;
 
 #[derive(Clone, Debug)]
 pub struct Model {
@@ -117,17 +121,42 @@ impl Model {
     }
 
     /// Mean cross-entropy over all positions, and (optionally) its gradient per parameter.
+    ///
+    /// The batch is cut into chunks of `CHUNK_ROWS` sequences that run on
+    /// separate tapes in parallel (data parallelism: no synchronisation inside
+    /// a step); each chunk's loss and gradient are weighted by its share of
+    /// the rows and summed in chunk order. The chunks depend only on B, so
+    /// the result is the same for any number of threads.
     pub fn loss_and_grad(&self, batch: Batch, targets: &[u32], want_grad: bool) -> Result<(f32, Option<Vec<Tensor>>)> {
         self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
         self.check_tokens(targets, batch.b, batch.t, "targets")?;
-        let mut tape = Tape::new(&self.params);
-        let (logits, _) = self.forward(&mut tape, batch, None);
-        let loss = tape.cross_entropy(logits, Self::time_major(targets, batch.b, batch.t));
-        let value = tape.value(loss).data[0];
-        if !want_grad {
-            return Ok((value, None));
+        let (b, t) = (batch.b, batch.t);
+        let chunks: Vec<(usize, usize)> = (0..b).step_by(CHUNK_ROWS).map(|s| (s, (s + CHUNK_ROWS).min(b))).collect();
+        let parts: Vec<(f64, Option<Vec<Tensor>>)> = chunks
+            .par_iter()
+            .map(|&(start, end)| {
+                let rows = end - start;
+                let weight = rows as f32 / b as f32;
+                let sub = Batch { tokens: &batch.tokens[start * t..end * t], b: rows, t };
+                let mut tape = Tape::new(&self.params);
+                let (logits, _) = self.forward(&mut tape, sub, None);
+                let loss = tape.cross_entropy(logits, Self::time_major(&targets[start * t..end * t], rows, t));
+                let value = tape.value(loss).data[0] as f64 * weight as f64;
+                let grads =
+                    want_grad.then(|| self.param_grads(tape.backward_with(loss, Tensor::from_vec(1, 1, vec![weight]))));
+                (value, grads)
+            })
+            .collect();
+        let loss = parts.iter().map(|p| p.0).sum::<f64>() as f32;
+        let mut grads = None::<Vec<Tensor>>;
+        for (_, g) in parts {
+            match (&mut grads, g) {
+                (None, g) => grads = g,
+                (Some(acc), Some(g)) => acc.iter_mut().zip(&g).for_each(|(a, g)| a.add_assign(g)),
+                (Some(_), None) => {}
+            }
         }
-        Ok((value, Some(self.param_grads(tape.backward(loss)))))
+        Ok((loss, grads))
     }
 
     /// Dense per-parameter gradients (zeros for parameters the pass did not use).

@@ -4,6 +4,10 @@ use crate::engine::gemm::{gemm, MatRef};
 use crate::engine::tape::{Grads, Op, Tape, Var};
 use crate::engine::tensor::Tensor;
 
+/// Products with at most this many rows (a recurrent step's batch) defer
+/// their weight gradient; see `Grads::defer_weight_grad`.
+const DEFER_MAX_ROWS: usize = 256;
+
 #[derive(Debug)]
 pub enum LinalgOp {
     /// `a [M, K] @ b [K, N] -> [M, N]`
@@ -31,8 +35,11 @@ pub(crate) fn backward(op: &LinalgOp, tape: &Tape, _out: Var, g: &Tensor, grads:
             if let Some(da) = grads.get(a) {
                 gemm(MatRef::new(&g.data, m, n), MatRef::transposed(&bv.data, k, n), &mut da.data, 1.0);
             }
-            // db [K, N] += a^T [K, M] @ g [M, N]
-            if let Some(db) = grads.get(b) {
+            // db [K, N] += a^T [K, M] @ g [M, N]; a weight used by one
+            // recurrent step (few rows) joins its other steps in one GEMM.
+            if grads.is_param(b) && m <= DEFER_MAX_ROWS {
+                grads.defer_weight_grad(b, a, g);
+            } else if let Some(db) = grads.get(b) {
                 gemm(MatRef::transposed(&av.data, m, k), MatRef::new(&g.data, m, n), &mut db.data, 1.0);
             }
         }
