@@ -10,8 +10,13 @@ use crate::engine::{Tape, Tensor, Var};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
-/// Sequences per data-parallel chunk of a training batch (see `loss_and_grad`).
-pub const CHUNK_ROWS: usize = 16;
+/// Sequences per data-parallel chunk of a training batch (see `loss_and_grad`):
+/// half the batch, between 8 and 32 rows — two chunks keep both cores of a
+/// small machine busy, and at least 8 rows keep each step's GEMMs efficient.
+/// It depends on B only, never on the thread count, so results do not either.
+pub fn chunk_rows(b: usize) -> usize {
+    b.div_ceil(2).clamp(8, 32)
+}
 
 #[derive(Clone, Debug)]
 pub struct Model {
@@ -122,7 +127,7 @@ impl Model {
 
     /// Mean cross-entropy over all positions, and (optionally) its gradient per parameter.
     ///
-    /// The batch is cut into chunks of `CHUNK_ROWS` sequences that run on
+    /// The batch is cut into chunks of `chunk_rows(B)` sequences that run on
     /// separate tapes in parallel (data parallelism: no synchronisation inside
     /// a step); each chunk's loss and gradient are weighted by its share of
     /// the rows and summed in chunk order. The chunks depend only on B, so
@@ -131,7 +136,8 @@ impl Model {
         self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
         self.check_tokens(targets, batch.b, batch.t, "targets")?;
         let (b, t) = (batch.b, batch.t);
-        let chunks: Vec<(usize, usize)> = (0..b).step_by(CHUNK_ROWS).map(|s| (s, (s + CHUNK_ROWS).min(b))).collect();
+        let rows = chunk_rows(b);
+        let chunks: Vec<(usize, usize)> = (0..b).step_by(rows).map(|s| (s, (s + rows).min(b))).collect();
         let parts: Vec<(f64, Option<Vec<Tensor>>)> = chunks
             .par_iter()
             .map(|&(start, end)| {
