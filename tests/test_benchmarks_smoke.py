@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,17 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--quiet", "--json", str(out)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a hang guard, not a speed target (those live in the suite)
         check=False,
     )
-    elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert elapsed < 60, f"smoke run took {elapsed:.0f}s"
 
     res = json.loads(out.read_text())
     assert res["smoke"] and res["errors"] == []
