@@ -137,7 +137,7 @@ def test_ctrl_c_saves_the_last_completed_epoch(tmp_path):
         [sys.executable, "-m", "rnnpy", "train", "--epochs=100000", "--logEvery=1", "--savePath=int.bin"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.time() + 30
+    deadline = time.time() + 90
     while time.time() < deadline:
         line = proc.stdout.readline()
         if line.startswith("Epoch"):
