@@ -3,6 +3,7 @@
 
 use crate::engine::ops::par::PARALLEL_MIN_LEN;
 use crate::engine::Tensor;
+use crate::error::{Error, Result};
 use rayon::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -23,6 +24,31 @@ impl AdamW {
     pub fn new(params: &[Tensor], lr: f32, weight_decay: f32) -> Self {
         let zeros = || params.iter().map(|p| Tensor::zeros(p.rows, p.cols)).collect();
         AdamW { lr, weight_decay, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, m: zeros(), v: zeros() }
+    }
+
+    /// The moments flattened in the checkpoint's order: `(m, v)`.
+    pub fn flat_moments(&self) -> (Vec<f32>, Vec<f32>) {
+        let flat = |ts: &[Tensor]| ts.iter().flat_map(|t| t.data.iter().copied()).collect();
+        (flat(&self.m), flat(&self.v))
+    }
+
+    /// Restores the step count and the moments from flat arrays (checkpoint order).
+    pub fn set_flat_state(&mut self, step: usize, m: &[f32], v: &[f32]) -> Result<()> {
+        let n: usize = self.m.iter().map(Tensor::len).sum();
+        for (what, got) in [("first moments", m.len()), ("second moments", v.len())] {
+            if got != n {
+                return Err(Error::Input(format!("optimizer {what}: {got} values given, {n} expected")));
+            }
+        }
+        let mut off = 0;
+        for (tm, tv) in self.m.iter_mut().zip(self.v.iter_mut()) {
+            let len = tm.len();
+            tm.data.copy_from_slice(&m[off..off + len]);
+            tv.data.copy_from_slice(&v[off..off + len]);
+            off += len;
+        }
+        self.step = step;
+        Ok(())
     }
 
     /// One update of every parameter with `grads` (same shapes).

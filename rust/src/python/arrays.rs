@@ -34,3 +34,24 @@ pub fn check_len(what: &str, got: usize, want: usize) -> PyResult<()> {
     }
     Ok(())
 }
+
+/// AdamW state as `(step, m, v)`, flat float32 in checkpoint order.
+pub fn optimizer_state<'py>(
+    py: Python<'py>,
+    opt: &crate::optim::AdamW,
+) -> PyResult<(usize, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let (m, v) = opt.flat_moments();
+    let n = m.len();
+    Ok((opt.step, to_numpy(py, m, &[n])?, to_numpy(py, v, &[n])?))
+}
+
+/// Restores AdamW state from flat float32 arrays.
+pub fn set_optimizer_state(
+    opt: &mut crate::optim::AdamW,
+    step: usize,
+    m: numpy::PyReadonlyArray1<f32>,
+    v: numpy::PyReadonlyArray1<f32>,
+) -> PyResult<()> {
+    let (m, v): (Vec<f32>, Vec<f32>) = (m.as_array().iter().copied().collect(), v.as_array().iter().copied().collect());
+    Ok(opt.set_flat_state(step, &m, &v)?)
+}

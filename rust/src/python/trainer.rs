@@ -5,7 +5,7 @@ use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArray
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::arrays::{check_len, to_numpy, tokens2};
+use super::arrays::{to_numpy, tokens2};
 use super::model::PyModel;
 use crate::nn::model::Batch;
 use crate::train::Trainer;
@@ -96,25 +96,11 @@ impl PyTrainer {
 
     /// AdamW state: `(step, m, v)` with `m`, `v` flat float32 (checkpoint order).
     fn state<'py>(&self, py: Python<'py>) -> PyResult<(usize, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        let flat = |ts: &[crate::engine::Tensor]| ts.iter().flat_map(|t| t.data.iter().copied()).collect::<Vec<f32>>();
-        let (m, v) = (flat(&self.inner.optimizer.m), flat(&self.inner.optimizer.v));
-        let n = m.len();
-        Ok((self.inner.optimizer.step, to_numpy(py, m, &[n])?, to_numpy(py, v, &[n])?))
+        super::arrays::optimizer_state(py, &self.inner.optimizer)
     }
 
     /// Restores AdamW state saved by `state()` or read from a checkpoint.
     fn set_state(&mut self, step: usize, m: PyReadonlyArray1<f32>, v: PyReadonlyArray1<f32>) -> PyResult<()> {
-        let opt = &mut self.inner.optimizer;
-        let n: usize = opt.m.iter().map(|t| t.len()).sum();
-        let (m, v) = (m.as_array(), v.as_array());
-        check_len("optimizer first moments", m.len(), n)?;
-        check_len("optimizer second moments", v.len(), n)?;
-        let (mut mi, mut vi) = (m.iter(), v.iter());
-        for (tm, tv) in opt.m.iter_mut().zip(opt.v.iter_mut()) {
-            tm.data.iter_mut().for_each(|x| *x = *mi.next().unwrap());
-            tv.data.iter_mut().for_each(|x| *x = *vi.next().unwrap());
-        }
-        opt.step = step;
-        Ok(())
+        super::arrays::set_optimizer_state(&mut self.inner.optimizer, step, m, v)
     }
 }
