@@ -129,6 +129,16 @@ def test_step_by_step_state_matches_the_sequence_forward():
         np.testing.assert_allclose(model.step(state, [tok])[0], full[t], atol=2e-5)
 
 
+def test_step_on_a_batch_of_several_chunks_matches_the_sequence_forward():
+    # 40 sequences run as parallel chunks (chunk_rows) inside `step`.
+    model = rnnpy.Model(small(num_layers=2, num_experts=3, top_k=2), seed=1)
+    x = np.random.default_rng(0).integers(0, 20, (40, 6))
+    full = model.logits(x)
+    state = model.new_state(40)
+    for t in range(6):
+        np.testing.assert_allclose(model.step(state, x[:, t]), full[:, t], atol=2e-5)
+
+
 def test_greedy_generation_follows_argmax():
     model = rnnpy.Model(small(), seed=4)
     out = model.generate([1, 2, 3], 12, temperature=0.0)

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 /// Below this many multiply-adds one thread is faster than splitting.
-const PARALLEL_MIN_FLOPS: usize = 1 << 22;
+const PARALLEL_MIN_FLOPS: usize = 1 << 23;
 
 /// A read-only matrix view with arbitrary strides (a transpose is a stride swap).
 #[derive(Clone, Copy)]
