@@ -51,13 +51,13 @@ impl CheckpointRecord {
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
         // The limit bounds every length prefix by the file size, so a foreign
         // file cannot make us allocate more than it holds.
+        let mut rest = bytes;
         let rec: CheckpointRecord = codec()
             .with_limit(bytes.len() as u64)
-            .deserialize(bytes)
+            .deserialize_from(&mut rest)
             .map_err(|e| bad(path, format!("not a checkpoint, or truncated ({} bytes): {e}", bytes.len())))?;
-        let used = rec.to_bytes().len();
-        if used != bytes.len() {
-            return Err(bad(path, format!("{} unexpected bytes after the end of the checkpoint", bytes.len() - used)));
+        if !rest.is_empty() {
+            return Err(bad(path, format!("{} unexpected bytes after the end of the checkpoint", rest.len())));
         }
         rec.validate(path)?;
         Ok(rec)

@@ -12,7 +12,7 @@ import json
 from typing import Any, Callable, Union
 
 from rnnpy.cli.options import UsageError
-from rnnpy.tokenizer import BPETokenizer, TokenizerError
+from rnnpy.tokenizer import BPETokenizer, TokenizerError, read_text
 from rnnpy.tokenizer import io as tok_io
 from rnnpy.tokenizer.ids import LATIN1, SPECIAL_TOKENS
 
@@ -128,14 +128,9 @@ def read_training_text(opts) -> tuple[str, str]:
 
 def read_file(path: str, option: str) -> str:
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise UsageError(f"{option}: cannot read {path} ({e.strerror})") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{option}: {path} is not UTF-8 text (invalid byte at offset {e.start})") from None
+        return read_text(path)
+    except TokenizerError as e:
+        raise UsageError(f"{option}: {e}") from None
 
 
 def vocab_for_checkpoint(meta: dict | None, vocab_size: int, opts, path: str) -> tuple[Vocab, str | None]:

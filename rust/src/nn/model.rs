@@ -47,18 +47,23 @@ impl Model {
 
     /// A model with the given flat parameters (checkpoint order).
     pub fn from_flat(config: ModelConfig, flat: &[f32]) -> Result<Self> {
-        let mut m = Model::new(config, 0)?;
-        let n = m.config.num_params();
+        config.validate()?;
+        let n = config.num_params();
         if flat.len() != n {
             return Err(Error::Input(format!("{} parameter values given, the configuration needs {n}", flat.len())));
         }
+        let specs = config.param_specs();
         let mut off = 0;
-        for p in &mut m.params {
-            let n = p.len();
-            p.data.copy_from_slice(&flat[off..off + n]);
-            off += n;
-        }
-        Ok(m)
+        let params = specs
+            .iter()
+            .map(|spec| {
+                let (r, c) = spec.matrix();
+                off += r * c;
+                Tensor::from_vec(r, c, flat[off - r * c..off].to_vec())
+            })
+            .collect();
+        let index = ParamIndex::new(&config, &specs);
+        Ok(Model { config, specs, params, index })
     }
 
     /// All parameters concatenated in the checkpoint's order.

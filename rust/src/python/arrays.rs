@@ -28,6 +28,19 @@ pub fn tensor_to_numpy<'py>(py: Python<'py>, t: &Tensor, shape: &[usize]) -> PyR
     to_numpy(py, t.data.clone(), shape)
 }
 
+/// `{name: gradient}` in the checkpoint's order, each shaped like its parameter.
+pub fn grads_dict<'py>(
+    py: Python<'py>,
+    model: &crate::nn::Model,
+    grads: Vec<Tensor>,
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let d = pyo3::types::PyDict::new(py);
+    for (spec, g) in model.specs.iter().zip(grads) {
+        d.set_item(&spec.name, to_numpy(py, g.data, &spec.shape)?)?;
+    }
+    Ok(d)
+}
+
 pub fn check_len(what: &str, got: usize, want: usize) -> PyResult<()> {
     if got != want {
         return Err(PyValueError::new_err(format!("{what}: {got} values given, {want} expected")));

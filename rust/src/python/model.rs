@@ -7,7 +7,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::arrays::{check_len, tensor_to_numpy, to_numpy, tokens2};
+use super::arrays::{check_len, grads_dict, tensor_to_numpy, to_numpy, tokens2};
 use crate::engine::Tensor;
 use crate::generate::{self, RecurrentState};
 use crate::nn::model::Batch;
@@ -195,12 +195,8 @@ impl PyModel {
         }
         let model = &self.inner;
         let (loss, grads) = py.allow_threads(|| model.loss_and_grad(Batch { tokens: &ids, b, t }, &tg, want_grad))?;
-        let Some(grads) = grads else { return Ok((loss, None)) };
-        let d = PyDict::new(py);
-        for (spec, g) in self.inner.specs.iter().zip(grads) {
-            d.set_item(&spec.name, to_numpy(py, g.data, &spec.shape)?)?;
-        }
-        Ok((loss, Some(d)))
+        let grads = grads.map(|g| grads_dict(py, &self.inner, g)).transpose()?;
+        Ok((loss, grads))
     }
 
     /// Fresh zero state for `batch` sequences.

@@ -9,7 +9,7 @@ use pyo3::types::PyDict;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::arrays::{check_len, to_numpy, tokens2};
+use super::arrays::{check_len, grads_dict, to_numpy, tokens2};
 use super::model::PyModel;
 use crate::rl::{self, GrpoBatch, GrpoConfig, GrpoStats, SampleConfig};
 use crate::train::Trainer;
@@ -136,11 +136,7 @@ pub fn rl_loss_and_grad<'py>(
     let batch = OwnedBatch::new(sequences, mask, old_log_probs, ref_log_probs, advantages)?;
     let m = &model.inner;
     let (stats, grads) = py.allow_threads(|| rl::grpo_loss_and_grad(m, batch.view(), GrpoConfig { clip, kl_beta }))?;
-    let g = PyDict::new(py);
-    for (spec, t) in m.specs.iter().zip(grads) {
-        g.set_item(&spec.name, to_numpy(py, t.data, &spec.shape)?)?;
-    }
-    Ok((stats_dict(py, &stats, None)?, g))
+    Ok((stats_dict(py, &stats, None)?, grads_dict(py, m, grads)?))
 }
 
 /// The RL phase's optimizer: a core `Trainer` (global-norm clip + AdamW)
