@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod engine;
 pub mod error;
+pub mod fused;
 pub mod generate;
 pub mod nn;
 pub mod optim;

@@ -226,12 +226,12 @@ fn grpo_loss_and_grad_matches_finite_differences_on_parameters() {
     assert!(stats.tokens > 0 && stats.kl > 0.0 && stats.mean_ratio > 0.0);
     let h = 1e-2f32;
     let mut checked = 0;
-    for p in [0usize, 1, model.params.len() - 1] {
+    for p in [0usize, 1, model.params().len() - 1] {
         for j in [0usize, 3, 7] {
             let mut plus = model.clone();
-            plus.params[p].data[j] += h;
+            plus.params_mut()[p].data[j] += h;
             let mut minus = model.clone();
-            minus.params[p].data[j] -= h;
+            minus.params_mut()[p].data[j] -= h;
             let num = (batch(&plus).0.loss as f64 - batch(&minus).0.loss as f64) / (2.0 * h as f64);
             let ana = grads[p].data[j] as f64;
             assert!(

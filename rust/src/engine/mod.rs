@@ -6,6 +6,7 @@
 //! time `t`, so one time step is a contiguous block of `B` rows.
 
 pub mod gemm;
+pub mod kernels;
 pub mod ops;
 pub mod tape;
 pub mod tensor;

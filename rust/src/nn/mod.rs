@@ -7,6 +7,7 @@ pub mod init;
 pub mod model;
 pub mod moe;
 pub mod params;
+pub mod reference;
 
 pub use config::ModelConfig;
 pub use model::Model;

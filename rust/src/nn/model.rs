@@ -8,7 +8,9 @@ use super::params::ParamIndex;
 use crate::engine::tape::Gradients;
 use crate::engine::{Tape, Tensor, Var};
 use crate::error::{Error, Result};
-use rayon::prelude::*;
+use crate::fused::batch;
+use crate::fused::weights::ModelWeights;
+use std::sync::{Arc, OnceLock};
 
 /// Sequences per data-parallel chunk of a training batch (see `loss_and_grad`):
 /// half the batch, between 8 and 32 rows — two chunks keep both cores of a
@@ -22,9 +24,14 @@ pub fn chunk_rows(b: usize) -> usize {
 pub struct Model {
     pub config: ModelConfig,
     pub specs: Vec<ParamSpec>,
-    /// In the checkpoint's flat order; vectors are `[1, n]`.
-    pub params: Vec<Tensor>,
-    index: ParamIndex,
+    /// In the checkpoint's flat order; vectors are `[1, n]`. Private so that
+    /// every change goes through `params_mut`, which drops `packed`.
+    params: Vec<Tensor>,
+    pub(crate) index: ParamIndex,
+    /// Where parameter i starts in the flat order (`offsets[i]..offsets[i + 1]`).
+    pub offsets: Vec<usize>,
+    /// The weights packed for inference (generation, logits), built on first use.
+    packed: OnceLock<Arc<ModelWeights>>,
 }
 
 /// A batch of `b` sequences of `t` tokens, row-major `[B, T]`.
@@ -41,8 +48,49 @@ impl Model {
         config.validate()?;
         let specs = config.param_specs();
         let params = init_params(&config, &specs, seed);
+        Ok(Self::assemble(config, specs, params))
+    }
+
+    fn assemble(config: ModelConfig, specs: Vec<ParamSpec>, params: Vec<Tensor>) -> Self {
         let index = ParamIndex::new(&config, &specs);
-        Ok(Model { config, specs, params, index })
+        let mut offsets = Vec::with_capacity(specs.len() + 1);
+        offsets.push(0);
+        for s in &specs {
+            offsets.push(offsets.last().unwrap() + s.numel());
+        }
+        Model { config, specs, params, index, offsets, packed: OnceLock::new() }
+    }
+
+    /// The parameters, in the checkpoint's flat order.
+    pub fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    /// Mutable parameters; the packed inference weights are rebuilt on next use.
+    pub fn params_mut(&mut self) -> &mut [Tensor] {
+        self.packed = OnceLock::new();
+        &mut self.params
+    }
+
+    /// Where each parameter sits in the flat list.
+    pub fn index(&self) -> &ParamIndex {
+        &self.index
+    }
+
+    /// Total number of parameter values.
+    pub fn num_params(&self) -> usize {
+        *self.offsets.last().unwrap()
+    }
+
+    /// The weights packed for inference, shared until the parameters change.
+    pub fn inference_weights(&self) -> Arc<ModelWeights> {
+        self.packed
+            .get_or_init(|| {
+                let mut w = ModelWeights::default();
+                w.pack(&self.params, &self.index, self.config.effective_top_k() > 0, false);
+                Arc::new(w)
+            })
+            .clone()
     }
 
     /// A model with the given flat parameters (checkpoint order).
@@ -62,8 +110,7 @@ impl Model {
                 Tensor::from_vec(r, c, flat[off - r * c..off].to_vec())
             })
             .collect();
-        let index = ParamIndex::new(&config, &specs);
-        Ok(Model { config, specs, params, index })
+        Ok(Self::assemble(config, specs, params))
     }
 
     /// All parameters concatenated in the checkpoint's order.
@@ -109,65 +156,40 @@ impl Model {
         (tape.matmul(n, w), finals) // [T·B, V]
     }
 
-    /// Targets of a `[B, T]` batch in the time-major row order of the logits.
-    fn time_major(targets: &[u32], b: usize, t: usize) -> Vec<usize> {
-        (0..t).flat_map(|ti| (0..b).map(move |bi| targets[bi * t + ti] as usize)).collect()
-    }
-
     /// Logits `[B·T, V]` in batch-major order (row `b·T + t`), zero initial state.
     pub fn logits(&self, batch: Batch) -> Result<Tensor> {
         self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
-        let mut tape = Tape::new(&self.params);
-        let (logits, _) = self.forward(&mut tape, batch, None);
-        let lv = tape.value(logits);
-        let (b, t, v) = (batch.b, batch.t, lv.cols);
-        let mut out = Tensor::zeros(b * t, v);
-        for ti in 0..t {
-            for bi in 0..b {
-                out.row_mut(bi * t + ti).copy_from_slice(lv.row(ti * b + bi));
-            }
-        }
-        Ok(out)
+        let data = batch::logits(self, batch.tokens, batch.b, batch.t);
+        Ok(Tensor::from_vec(batch.b * batch.t, self.config.vocab_size, data))
     }
 
-    /// Mean cross-entropy over all positions, and (optionally) its gradient per parameter.
-    ///
-    /// The batch is cut into chunks of `chunk_rows(B)` sequences that run on
-    /// separate tapes in parallel (data parallelism: no synchronisation inside
-    /// a step); each chunk's loss and gradient are weighted by its share of
-    /// the rows and summed in chunk order. The chunks depend only on B, so
-    /// the result is the same for any number of threads.
+    /// Mean cross-entropy over all positions, and (optionally) its gradient
+    /// per parameter, on the fused path: the batch is cut into chunks of
+    /// `chunk_rows(B)` sequences that run in parallel, each chunk's loss and
+    /// gradient weighted by its share of the rows and summed in chunk order.
+    /// The chunks depend only on B, so the result is the same for any number
+    /// of threads.
     pub fn loss_and_grad(&self, batch: Batch, targets: &[u32], want_grad: bool) -> Result<(f32, Option<Vec<Tensor>>)> {
         self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
         self.check_tokens(targets, batch.b, batch.t, "targets")?;
         let (b, t) = (batch.b, batch.t);
-        let rows = chunk_rows(b);
-        let chunks: Vec<(usize, usize)> = (0..b).step_by(rows).map(|s| (s, (s + rows).min(b))).collect();
-        let parts: Vec<(f64, Option<Vec<Tensor>>)> = chunks
-            .par_iter()
-            .map(|&(start, end)| {
-                let rows = end - start;
-                let weight = rows as f32 / b as f32;
-                let sub = Batch { tokens: &batch.tokens[start * t..end * t], b: rows, t };
-                let mut tape = Tape::new(&self.params);
-                let (logits, _) = self.forward(&mut tape, sub, None);
-                let loss = tape.cross_entropy(logits, Self::time_major(&targets[start * t..end * t], rows, t));
-                let value = tape.value(loss).data[0] as f64 * weight as f64;
-                let grads =
-                    want_grad.then(|| self.param_grads(tape.backward_with(loss, Tensor::from_vec(1, 1, vec![weight]))));
-                (value, grads)
-            })
-            .collect();
-        let loss = parts.iter().map(|p| p.0).sum::<f64>() as f32;
-        let mut grads = None::<Vec<Tensor>>;
-        for (_, g) in parts {
-            match (&mut grads, g) {
-                (None, g) => grads = g,
-                (Some(acc), Some(g)) => acc.iter_mut().zip(&g).for_each(|(a, g)| a.add_assign(g)),
-                (Some(_), None) => {}
-            }
+        if !want_grad {
+            return Ok((batch::loss(self, batch.tokens, targets, b, t), None));
         }
-        Ok((loss, grads))
+        let mut w = ModelWeights::default();
+        w.pack(&self.params, &self.index, self.config.effective_top_k() > 0 && !self.config.fast_mode, true);
+        let (mut ws, mut grad) = (Vec::new(), Vec::new());
+        let loss = batch::loss_and_grad(self, &w, batch.tokens, targets, b, t, &mut ws, &mut grad);
+        Ok((loss, Some(self.unflatten(&grad))))
+    }
+
+    /// A flat vector in the checkpoint's order as one tensor per parameter.
+    pub fn unflatten(&self, flat: &[f32]) -> Vec<Tensor> {
+        self.params
+            .iter()
+            .zip(self.offsets.windows(2))
+            .map(|(p, o)| Tensor::from_vec(p.rows, p.cols, flat[o[0]..o[1]].to_vec()))
+            .collect()
     }
 
     /// Dense per-parameter gradients (zeros for parameters the pass did not use).

@@ -5,4 +5,4 @@ pub mod adamw;
 pub mod clip;
 
 pub use adamw::AdamW;
-pub use clip::clip_global_norm;
+pub use clip::{clip_flat, clip_global_norm};

@@ -142,7 +142,7 @@ impl PyModel {
     /// `{name: float32 array}` copies, in the checkpoint's order.
     fn parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for (spec, t) in self.inner.specs.iter().zip(&self.inner.params) {
+        for (spec, t) in self.inner.specs.iter().zip(self.inner.params()) {
             d.set_item(&spec.name, tensor_to_numpy(py, t, &spec.shape)?)?;
         }
         Ok(d)
@@ -156,7 +156,7 @@ impl PyModel {
             .iter()
             .position(|s| s.name == name)
             .ok_or_else(|| PyValueError::new_err(format!("unknown parameter '{name}'")))?;
-        let dst = &mut self.inner.params[i];
+        let dst = &mut self.inner.params_mut()[i];
         let src = values.as_array();
         check_len(&format!("parameter '{name}'"), src.len(), dst.len())?;
         dst.data.iter_mut().zip(src.iter()).for_each(|(d, s)| *d = *s);

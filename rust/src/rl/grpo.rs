@@ -64,7 +64,7 @@ fn check_sequences(model: &Model, seqs: &[u32], n: usize, t: usize) -> Result<()
 /// `log π(seq[b, t] | seq[b, < t])` for every position, `[N, T]` (column 0 is 0), without gradient.
 pub fn token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize) -> Result<Tensor> {
     check_sequences(model, seqs, n, t)?;
-    let mut tape = Tape::new(&model.params);
+    let mut tape = Tape::new(model.params());
     let lp = record_log_probs(model, &mut tape, seqs, n, t);
     let lv = tape.value(lp);
     let mut out = Tensor::zeros(n, t);
@@ -132,7 +132,7 @@ pub fn grpo_loss_and_grad(model: &Model, b: GrpoBatch, cfg: GrpoConfig) -> Resul
         advantages: (1..t).flat_map(|_| b.advantages.iter().copied()).collect(),
         weights: mask.iter().map(|&m| m / count as f32).collect(),
     };
-    let mut tape = Tape::new(&model.params);
+    let mut tape = Tape::new(model.params());
     let lp = record_log_probs(model, &mut tape, b.sequences, n, t);
     let stats = stats(tape.value(lp), &rows, &mask, count, cfg);
     let loss = tape.grpo_loss(lp, rows, cfg.clip, cfg.kl_beta);

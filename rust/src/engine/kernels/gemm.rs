@@ -1,0 +1,216 @@
+//! Matrix products on the micro-kernels, for the fused path.
+//!
+//! Weights are packed once per training step (or once per model for
+//! generation) into [`Packed`] panels of 16 columns, `K × 16` floats each, so
+//! that every per-step product of a recurrence streams them contiguously
+//! instead of repacking them for 16 rows at a time. The other operand is read
+//! in place through its strides. Nothing here splits work across threads:
+//! callers run independent chunks in parallel, so each product is one thread
+//! and the result never depends on the thread count.
+
+use super::isa;
+use super::microkernel::{self, Tile, NR};
+use crate::engine::gemm::MatRef;
+
+/// A `[k, n]` matrix as `ceil(n / 16)` panels of `k × 16` (zero-padded).
+#[derive(Clone, Debug, Default)]
+pub struct Packed {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl Packed {
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Packs the column-wise concatenation `[p_0 | p_1 | …]` of `[k, n_i]`
+    /// views (any strides: a transposed view packs `Wᵀ`), reusing the buffer.
+    pub fn pack(&mut self, parts: &[MatRef]) {
+        let k = parts[0].rows;
+        assert!(parts.iter().all(|p| p.rows == k), "Packed::pack: parts differ in rows");
+        let n: usize = parts.iter().map(|p| p.cols).sum();
+        let panels = n.div_ceil(NR);
+        self.k = k;
+        self.n = n;
+        self.data.clear();
+        self.data.resize(panels * k * NR, 0.0);
+        let mut col = 0;
+        for part in parts {
+            for j in 0..part.cols {
+                let (panel, lane) = ((col + j) / NR, (col + j) % NR);
+                let dst = &mut self.data[panel * k * NR..(panel + 1) * k * NR];
+                for p in 0..k {
+                    dst[p * NR + lane] = part.data[p * part.row_stride + j * part.col_stride];
+                }
+            }
+            col += part.cols;
+        }
+    }
+
+    pub fn from_parts(parts: &[MatRef]) -> Self {
+        let mut p = Packed::default();
+        p.pack(parts);
+        p
+    }
+
+    fn panel(&self, i: usize) -> &[f32] {
+        &self.data[i * self.k * NR..(i + 1) * self.k * NR]
+    }
+}
+
+/// Checks that `c` holds `m` rows of stride `ldc` with `n` columns.
+fn check_out(m: usize, n: usize, c: &[f32], ldc: usize) {
+    assert!(ldc >= n, "matmul: output stride {ldc} below its {n} columns");
+    assert!(m == 0 || n == 0 || (m - 1) * ldc + n <= c.len(), "matmul: output of {} values for [{m}, {n}]", c.len());
+}
+
+/// Checks that a strided view stays inside its slice.
+fn check_view(v: &MatRef, what: &str) {
+    if v.rows > 0 && v.cols > 0 {
+        let last = (v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride;
+        assert!(last < v.data.len(), "matmul: {what} view reaches past its data");
+    }
+}
+
+/// `c[m, n] (+)= a[m, k] @ b` with `b` packed; `c` rows are `ldc` apart.
+pub fn matmul_packed(a: MatRef, b: &Packed, c: &mut [f32], ldc: usize, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.n);
+    assert_eq!(k, b.k, "matmul_packed: inner dimensions {k} and {} differ", b.k);
+    check_view(&a, "a");
+    check_out(m, n, c, ldc);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            (0..m).for_each(|i| c[i * ldc..i * ldc + n].fill(0.0));
+        }
+        return;
+    }
+    let isa = isa::current();
+    if m == 1 && a.col_stride == 1 {
+        return gemv_packed(a.data, b, c, accumulate);
+    }
+    let mr = microkernel::max_rows(isa);
+    for i0 in (0..m).step_by(mr) {
+        let rows = mr.min(m - i0);
+        for p in 0..n.div_ceil(NR) {
+            let panel = b.panel(p);
+            let tile = Tile {
+                k,
+                a: a.data[i0 * a.row_stride..].as_ptr(),
+                rsa: a.row_stride,
+                csa: a.col_stride,
+                b: panel.as_ptr(),
+                ldb: NR,
+                c: c[i0 * ldc + p * NR..].as_mut_ptr(),
+                ldc,
+                mr: rows,
+                nc: NR.min(n - p * NR),
+                accumulate,
+            };
+            // SAFETY: the views and the output were bounds-checked above; the
+            // panel holds k × 16 values.
+            unsafe { microkernel::run(isa, &tile) }
+        }
+    }
+}
+
+/// `c[m, n] (+)= a[m, k] @ b[k, n]` with `b` read in place (unit column
+/// stride): the weight gradients `xᵀ @ dy` over all T·B rows, where `b` is
+/// used once and packing would not pay.
+pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(k, b.rows, "matmul: inner dimensions {k} and {} differ", b.rows);
+    assert_eq!(b.col_stride, 1, "matmul: b needs unit column stride");
+    check_view(&a, "a");
+    check_view(&b, "b");
+    check_out(m, n, c, ldc);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            (0..m).for_each(|i| c[i * ldc..i * ldc + n].fill(0.0));
+        }
+        return;
+    }
+    let isa = isa::current();
+    let mr = microkernel::max_rows(isa);
+    for p in 0..n.div_ceil(NR) {
+        for i0 in (0..m).step_by(mr) {
+            let tile = Tile {
+                k,
+                a: a.data[i0 * a.row_stride..].as_ptr(),
+                rsa: a.row_stride,
+                csa: a.col_stride,
+                b: b.data[p * NR..].as_ptr(),
+                ldb: b.row_stride,
+                c: c[i0 * ldc + p * NR..].as_mut_ptr(),
+                ldc,
+                mr: mr.min(m - i0),
+                nc: NR.min(n - p * NR),
+                accumulate,
+            };
+            // SAFETY: bounds checked above; the kernel reads only the first
+            // `nc` columns of each row of b (masked loads at the edge).
+            unsafe { microkernel::run(isa, &tile) }
+        }
+    }
+}
+
+/// One row times a packed matrix: generation at batch 1 streams every weight
+/// once. Four panels at a time keep four independent accumulators in flight.
+fn gemv_packed(a: &[f32], b: &Packed, c: &mut [f32], accumulate: bool) {
+    let (k, n) = (b.k, b.n);
+    let panels = n.div_ceil(NR);
+    let mut out = [[0.0f32; NR]; 4];
+    for p0 in (0..panels).step_by(4) {
+        let group = 4.min(panels - p0);
+        gemv_group(&a[..k], &b.data[p0 * k * NR..(p0 + group) * k * NR], k, group, &mut out);
+        for (g, acc) in out.iter().enumerate().take(group) {
+            let col = (p0 + g) * NR;
+            let cols = NR.min(n - col);
+            for (dst, &v) in c[col..col + cols].iter_mut().zip(acc) {
+                *dst = if accumulate { *dst + v } else { v };
+            }
+        }
+    }
+}
+
+crate::multiversion! {
+    /// `out[g][j] = Σ_p a[p]·panel_g[p, j]` for `group` consecutive panels.
+    fn gemv_group(a: &[f32], panels: &[f32], k: usize, group: usize, out: &mut [[f32; NR]; 4]) {
+        *out = [[0.0; NR]; 4];
+        if group == 4 {
+            let (p0, rest) = panels.split_at(k * NR);
+            let (p1, rest) = rest.split_at(k * NR);
+            let (p2, p3) = rest.split_at(k * NR);
+            let [o0, o1, o2, o3] = out;
+            for (p, &av) in a.iter().enumerate() {
+                let r = p * NR..(p + 1) * NR;
+                for j in 0..NR {
+                    o0[j] = av.mul_add(p0[r.start + j], o0[j]);
+                    o1[j] = av.mul_add(p1[r.start + j], o1[j]);
+                    o2[j] = av.mul_add(p2[r.start + j], o2[j]);
+                    o3[j] = av.mul_add(p3[r.start + j], o3[j]);
+                }
+            }
+        } else {
+            for g in 0..group {
+                let panel = &panels[g * k * NR..(g + 1) * k * NR];
+                for (p, &av) in a.iter().enumerate() {
+                    for j in 0..NR {
+                        out[g][j] = av.mul_add(panel[p * NR + j], out[g][j]);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Whole batches on the fused path: the batch is cut into data-parallel
+//! chunks of `chunk_rows(B)` sequences (as many as B gives, whatever the
+//! thread count, so results never depend on it), each on its own workspace.
+
+use std::cell::RefCell;
+
+use super::acts::size;
+use super::model::{self as chunk, final_states, forward, StateRows, Workspace};
+use super::weights::ModelWeights;
+use crate::engine::Tensor;
+use crate::nn::model::{chunk_rows, Model};
+use rayon::prelude::*;
+
+/// `(start, end)` sequence ranges of the chunks of a batch of `b`.
+pub fn chunks(b: usize) -> Vec<(usize, usize)> {
+    let rows = chunk_rows(b);
+    (0..b).step_by(rows).map(|s| (s, (s + rows).min(b))).collect()
+}
+
+/// Mean cross-entropy of `tokens [B, T] -> targets [B, T]` (batch-major) and
+/// its gradient (flat, into `grad`): chunks in parallel, their gradients
+/// summed in chunk order. Token ids are checked by the caller.
+#[allow(clippy::too_many_arguments)]
+pub fn loss_and_grad(
+    model: &Model,
+    w: &ModelWeights,
+    tokens: &[u32],
+    targets: &[u32],
+    b: usize,
+    t: usize,
+    workspaces: &mut Vec<Workspace>,
+    grad: &mut Vec<f32>,
+) -> f32 {
+    let parts = chunks(b);
+    workspaces.resize_with(parts.len(), Workspace::default);
+    let losses: Vec<f64> = parts
+        .par_iter()
+        .zip(workspaces.par_iter_mut())
+        .map(|(&(s, e), ws)| {
+            let weight = (e - s) as f32 / b as f32;
+            forward(model, w, &tokens[s * t..e * t], e - s, t, None, ws);
+            chunk::loss(model, w, &targets[s * t..e * t], Some(weight), ws) * weight as f64
+        })
+        .collect();
+    size(grad, model.num_params());
+    grad.copy_from_slice(&workspaces[0].grad);
+    for ws in &workspaces[1..parts.len()] {
+        grad.iter_mut().zip(&ws.grad).for_each(|(a, b)| *a += b);
+    }
+    losses.iter().sum::<f64>() as f32
+}
+
+/// Logits `[B·T, V]` in batch-major order (row `b·T + t`) from zero state.
+pub fn logits(model: &Model, tokens: &[u32], b: usize, t: usize) -> Vec<f32> {
+    let w = model.inference_weights();
+    let v = model.config.vocab_size;
+    let parts = chunks(b);
+    let per_chunk: Vec<Vec<f32>> = parts
+        .par_iter()
+        .map(|&(s, e)| {
+            let mut ws = Workspace::default();
+            forward(model, &w, &tokens[s * t..e * t], e - s, t, None, &mut ws);
+            ws.logits
+        })
+        .collect();
+    let mut out = vec![0.0; b * t * v];
+    for (&(s, e), lg) in parts.iter().zip(&per_chunk) {
+        let rows = e - s;
+        for ti in 0..t {
+            for bi in 0..rows {
+                let (src, dst) = ((ti * rows + bi) * v, ((s + bi) * t + ti) * v);
+                out[dst..dst + v].copy_from_slice(&lg[src..src + v]);
+            }
+        }
+    }
+    out
+}
+
+thread_local! {
+    /// Each thread's workspace for single steps (generation, sampling): they
+    /// are small, and reusing them keeps a token's cost free of allocation.
+    static STEP_WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
+}
+
+/// One token per sequence from `state` (per layer `[s, num, den, xp]` or
+/// `[s]`, `[B, H]` each), which advances; returns logits `[B, V]`. Chunks of
+/// large batches run in parallel.
+pub fn step(model: &Model, state: &mut [Vec<Tensor>], tokens: &[u32]) -> Tensor {
+    let w = model.inference_weights();
+    let (b, v) = (tokens.len(), model.config.vocab_size);
+    let parts = chunks(b);
+    if parts.len() == 1 {
+        return STEP_WORKSPACE.with(|ws| {
+            let mut ws = ws.borrow_mut();
+            forward(model, &w, tokens, b, 1, Some(StateRows { layers: state, rows: (0, b) }), &mut ws);
+            final_states(model, &ws, state, 0);
+            Tensor::from_vec(b, v, ws.logits[..b * v].to_vec())
+        });
+    }
+    let view: &[Vec<Tensor>] = state;
+    let results: Vec<(Vec<f32>, Vec<Vec<Tensor>>)> = parts
+        .par_iter()
+        .map(|&(s, e)| {
+            STEP_WORKSPACE.with(|ws| {
+                let mut ws = ws.borrow_mut();
+                forward(model, &w, &tokens[s..e], e - s, 1, Some(StateRows { layers: view, rows: (s, e) }), &mut ws);
+                let mut fin: Vec<Vec<Tensor>> =
+                    view.iter().map(|ts| ts.iter().map(|t| Tensor::zeros(e - s, t.cols)).collect()).collect();
+                final_states(model, &ws, &mut fin, 0);
+                (ws.logits[..(e - s) * v].to_vec(), fin)
+            })
+        })
+        .collect();
+    let mut logits = Vec::with_capacity(b * v);
+    for (&(s, e), (lg, fin)) in parts.iter().zip(results) {
+        logits.extend_from_slice(&lg);
+        for (dst, src) in state.iter_mut().zip(&fin) {
+            for (dt, st) in dst.iter_mut().zip(src) {
+                dt.data[s * dt.cols..e * dt.cols].copy_from_slice(&st.data);
+            }
+        }
+    }
+    Tensor::from_vec(b, v, logits)
+}
+
+/// Mean cross-entropy without gradient (inference weights).
+pub fn loss(model: &Model, tokens: &[u32], targets: &[u32], b: usize, t: usize) -> f32 {
+    let w = model.inference_weights();
+    let parts = chunks(b);
+    let losses: Vec<f64> = parts
+        .par_iter()
+        .map(|&(s, e)| {
+            let mut ws = Workspace::default();
+            forward(model, &w, &tokens[s * t..e * t], e - s, t, None, &mut ws);
+            chunk::loss(model, &w, &targets[s * t..e * t], None, &mut ws) * (e - s) as f64 / b as f64
+        })
+        .collect();
+    losses.iter().sum::<f64>() as f32
+}
