@@ -120,17 +120,18 @@ multiversion! {
     /// `num' = e^(−e^w)·num + e^k·v`, `den' = e^(−e^w)·den + e^k`.
     pub fn wkv_fwd(s: WkvStep) {
         let h = s.time_decay.len();
-        let (td, tf) = (s.time_decay, s.time_first);
-        let it = rows(s.kraw, h).zip(rows(s.v, h)).zip(rows(s.heads, 2 * h)).zip(rows(s.num, h)).zip(rows(s.den, h));
-        let out = rows_mut(s.tdu, 2 * h).zip(rows_mut(s.wkv, h)).zip(rows_mut(s.gated, h));
-        let next = rows_mut(s.num_next, h).zip(rows_mut(s.den_next, h));
-        for (((((((kr, vr), hr), nr), dr), gr), ((tdur, wkvr), gatedr)), (nnr, dnr)) in
-            it.zip(rows(s.g, h)).zip(out).zip(next)
-        {
-            let (tw, tu) = tdur.split_at_mut(h);
+        let (td, tf) = (&s.time_decay[..h], &s.time_first[..h]);
+        for r in 0..s.kraw.len() / h {
+            let row = r * h..(r + 1) * h;
+            let (kr, vr, nr, dr, gr) =
+                (&s.kraw[row.clone()], &s.v[row.clone()], &s.num[row.clone()], &s.den[row.clone()], &s.g[row.clone()]);
+            let (hw, hu) = s.heads[2 * r * h..2 * (r + 1) * h].split_at(h);
+            let (tw, tu) = s.tdu[2 * r * h..2 * (r + 1) * h].split_at_mut(h);
+            let (wkvr, gatedr) = (&mut s.wkv[row.clone()], &mut s.gated[row.clone()]);
+            let (nnr, dnr) = (&mut s.num_next[row.clone()], &mut s.den_next[row]);
             for j in 0..h {
                 let k = kr[j].clamp(-10.0, 10.0);
-                let (a, b) = (tanh(hr[j]), tanh(hr[h + j]));
+                let (a, b) = (tanh(hw[j]), tanh(hu[j]));
                 tw[j] = a;
                 tu[j] = b;
                 let w = td[j] + 0.5 * a;
@@ -279,44 +280,56 @@ pub struct WkvBack<'a> {
 }
 
 multiversion! {
-    /// Backward of `wkv_fwd` (and of `gated = g ⊙ wkv`), recomputing the exponentials.
+    /// Backward of `wkv_fwd` (and of `gated = g ⊙ wkv`), recomputing the
+    /// exponentials. Two passes per row (the state-update side, then the
+    /// output side) keep each loop small enough to vectorise.
     pub fn wkv_bwd(s: WkvBack) {
         let h = s.time_decay.len();
-        let (td, tf) = (s.time_decay, s.time_first);
-        let b = s.kraw.len() / h;
-        for r in 0..b {
-            let o = r * h;
+        let (td, tf) = (&s.time_decay[..h], &s.time_first[..h]);
+        let (d_td, d_tf) = (&mut s.d_td[..h], &mut s.d_tf[..h]);
+        for r in 0..s.kraw.len() / h {
+            let row = r * h..(r + 1) * h;
+            let (kr, vr, nr, dr) = (&s.kraw[row.clone()], &s.v[row.clone()], &s.num[row.clone()], &s.den[row.clone()]);
+            let (tw, tu) = s.tdu[2 * r * h..2 * (r + 1) * h].split_at(h);
+            let (dnr, ddr) = (&mut s.d_num[row.clone()], &mut s.d_den[row.clone()]);
+            let (dkr, dvr) = (&mut s.d_kraw[row.clone()], &mut s.d_v[row.clone()]);
+            let (dhw, dhu) = s.d_heads[2 * r * h..2 * (r + 1) * h].split_at_mut(h);
+            // num' = decay·num + e^k·v, den' = decay·den + e^k, decay = e^(−e^w).
             for j in 0..h {
-                let i = o + j;
-                let kraw = s.kraw[i];
-                let k = kraw.clamp(-10.0, 10.0);
-                let (tw, tu) = (s.tdu[2 * o + j], s.tdu[2 * o + h + j]);
-                let w = td[j] + 0.5 * tw;
-                let u = tf[j] + 0.3 * tu;
-                let (v, num, den, wkv, g) = (s.v[i], s.num[i], s.den[i], s.wkv[i], s.g[i]);
-                let dgt = s.d_gated[i];
-                let d_wkv = dgt * g;
-                s.d_sr[i] = dgt * wkv * (g * (1.0 - g));
-                let e = exp(u + k);
-                let dnm = e + den + WKV_EPS;
-                let du = d_wkv * e * (v - wkv) / dnm;
-                let mut dk = du;
-                let mut dv = d_wkv * e / dnm;
-                let (dn_next, dd_next) = (s.d_num[i], s.d_den[i]);
+                let k = kr[j].clamp(-10.0, 10.0);
+                let w = td[j] + 0.5 * tw[j];
+                let (dn, dd) = (dnr[j], ddr[j]);
                 let ew = exp(w);
                 let decay = exp(-ew);
                 let ek = exp(k);
-                let dw = -dn_next * ew * decay * num - dd_next * ew * decay * den;
-                s.d_num[i] = d_wkv / dnm + dn_next * decay;
-                s.d_den[i] = -d_wkv * wkv / dnm + dd_next * decay;
-                dk += dn_next * ek * v + dd_next * ek;
-                dv += dn_next * ek;
-                s.d_kraw[i] = if (-10.0..=10.0).contains(&kraw) { dk } else { 0.0 };
-                s.d_v[i] = dv;
-                s.d_heads[2 * o + j] = dw * 0.5 * (1.0 - tw * tw);
-                s.d_heads[2 * o + h + j] = du * 0.3 * (1.0 - tu * tu);
-                s.d_td[j] += dw;
-                s.d_tf[j] += du;
+                let dw = -dn * ew * decay * nr[j] - dd * ew * decay * dr[j];
+                dnr[j] = dn * decay;
+                ddr[j] = dd * decay;
+                dkr[j] = dn * ek * vr[j] + dd * ek;
+                dvr[j] = dn * ek;
+                dhw[j] = dw * 0.5 * (1.0 - tw[j] * tw[j]);
+                d_td[j] += dw;
+            }
+            // wkv = (e·v + num)/(e + den + ε), e = e^(u+k); gated = g ⊙ wkv.
+            let (dgt, wkvr, gr) = (&s.d_gated[row.clone()], &s.wkv[row.clone()], &s.g[row.clone()]);
+            let dsr = &mut s.d_sr[row];
+            for j in 0..h {
+                let kraw = kr[j];
+                let k = kraw.clamp(-10.0, 10.0);
+                let u = tf[j] + 0.3 * tu[j];
+                let (v, wkv, g) = (vr[j], wkvr[j], gr[j]);
+                let d_wkv = dgt[j] * g;
+                dsr[j] = dgt[j] * wkv * (g * (1.0 - g));
+                let e = exp(u + k);
+                let dnm = e + dr[j] + WKV_EPS;
+                let du = d_wkv * e * (v - wkv) / dnm;
+                dnr[j] += d_wkv / dnm;
+                ddr[j] += -d_wkv * wkv / dnm;
+                dvr[j] += d_wkv * e / dnm;
+                let dk = du + dkr[j];
+                dkr[j] = if kraw >= -10.0 && kraw <= 10.0 { dk } else { 0.0 };
+                dhu[j] = du * 0.3 * (1.0 - tu[j] * tu[j]);
+                d_tf[j] += du;
             }
         }
     }
