@@ -104,3 +104,65 @@ fn fused_path_matches_the_tape_on_every_variant_and_instruction_set() {
     }
     isa::set(isa::best());
 }
+
+/// The fused path's loss, gradient and logits for one routed-MoE model.
+fn fused_run(cfg: &ModelConfig, b: usize, t: usize) -> (f32, Vec<f32>, Vec<f32>) {
+    let m = model(cfg.clone(), 7);
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let (x, y) = (tokens(&mut rng, b * t, cfg.vocab_size), tokens(&mut rng, b * t, cfg.vocab_size));
+    let mut w = ModelWeights::default();
+    w.pack(m.params(), m.index(), true, true);
+    let (mut ws, mut grad) = (Vec::new(), Vec::new());
+    let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, &mut ws, &mut grad);
+    (loss, grad, fused::logits(&m, &x, b, t))
+}
+
+#[test]
+fn same_bits_on_every_instruction_set_and_thread_count() {
+    let cfg = config(29, 24, 36, 2, 4, 2, false, true);
+    let (b, t) = (17, 6); // two chunks
+    let mut runs = Vec::new();
+    for chosen in isa::supported() {
+        isa::set(chosen);
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            runs.push((chosen, threads, pool.install(|| fused_run(&cfg, b, t))));
+        }
+    }
+    isa::set(isa::best());
+    let (_, _, first) = &runs[0];
+    for (chosen, threads, run) in &runs[1..] {
+        assert!(run == first, "{chosen:?} at {threads} threads gives other bits");
+    }
+}
+
+#[test]
+fn stepping_token_by_token_gives_the_same_logits_and_state_as_the_whole_sequence() {
+    use rnnpy_core::generate::{step, RecurrentState};
+    for cfg in [config(29, 24, 36, 2, 4, 2, false, true), config(13, 8, 20, 1, 4, 0, false, false)] {
+        let m = model(cfg.clone(), 3);
+        let (b, t) = (3, 9);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let x = tokens(&mut rng, b * t, cfg.vocab_size);
+        let whole = fused::logits(&m, &x, b, t);
+        let mut state = RecurrentState::zeros(&m, b);
+        let v = cfg.vocab_size;
+        for ti in 0..t {
+            let col: Vec<u32> = (0..b).map(|bi| x[bi * t + ti]).collect();
+            let lg = step(&m, &mut state, &col).unwrap();
+            for bi in 0..b {
+                assert_eq!(lg.row(bi), &whole[(bi * t + ti) * v..(bi * t + ti + 1) * v], "{cfg:?} step {ti} row {bi}");
+            }
+        }
+        // The state carried: stepping on from it equals the tape fed the whole sequence.
+        let next: Vec<u32> = (0..b as u32).collect();
+        let lg = step(&m, &mut state, &next).unwrap();
+        let longer: Vec<u32> =
+            (0..b).flat_map(|bi| x[bi * t..(bi + 1) * t].iter().copied().chain([bi as u32])).collect();
+        let want = m.reference_logits(Batch { tokens: &longer, b, t: t + 1 }).unwrap();
+        for bi in 0..b {
+            let d = max_abs(lg.row(bi), want.row(bi * (t + 1) + t));
+            assert!(d < 1e-4, "{cfg:?}: carried state differs from the tape by {d}");
+        }
+    }
+}

@@ -166,50 +166,22 @@ pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool)
 }
 
 /// One row times a packed matrix: generation at batch 1 streams every weight
-/// once. Four panels at a time keep four independent accumulators in flight.
+/// once, four panels at a time.
 fn gemv_packed(a: &[f32], b: &Packed, c: &mut [f32], accumulate: bool) {
     let (k, n) = (b.k, b.n);
+    assert!(a.len() >= k && b.data.len() >= n.div_ceil(NR) * k * NR);
+    let isa = isa::current();
     let panels = n.div_ceil(NR);
     let mut out = [[0.0f32; NR]; 4];
     for p0 in (0..panels).step_by(4) {
         let group = 4.min(panels - p0);
-        gemv_group(&a[..k], &b.data[p0 * k * NR..(p0 + group) * k * NR], k, group, &mut out);
+        // SAFETY: a holds k values and the group's panels are inside b.data (checked above).
+        unsafe { microkernel::gemv(isa, k, a.as_ptr(), b.data[p0 * k * NR..].as_ptr(), group, &mut out) };
         for (g, acc) in out.iter().enumerate().take(group) {
             let col = (p0 + g) * NR;
             let cols = NR.min(n - col);
             for (dst, &v) in c[col..col + cols].iter_mut().zip(acc) {
                 *dst = if accumulate { *dst + v } else { v };
-            }
-        }
-    }
-}
-
-crate::multiversion! {
-    /// `out[g][j] = Σ_p a[p]·panel_g[p, j]` for `group` consecutive panels.
-    fn gemv_group(a: &[f32], panels: &[f32], k: usize, group: usize, out: &mut [[f32; NR]; 4]) {
-        *out = [[0.0; NR]; 4];
-        if group == 4 {
-            let (p0, rest) = panels.split_at(k * NR);
-            let (p1, rest) = rest.split_at(k * NR);
-            let (p2, p3) = rest.split_at(k * NR);
-            let [o0, o1, o2, o3] = out;
-            for (p, &av) in a.iter().enumerate() {
-                let r = p * NR..(p + 1) * NR;
-                for j in 0..NR {
-                    o0[j] = av.mul_add(p0[r.start + j], o0[j]);
-                    o1[j] = av.mul_add(p1[r.start + j], o1[j]);
-                    o2[j] = av.mul_add(p2[r.start + j], o2[j]);
-                    o3[j] = av.mul_add(p3[r.start + j], o3[j]);
-                }
-            }
-        } else {
-            for g in 0..group {
-                let panel = &panels[g * k * NR..(g + 1) * k * NR];
-                for (p, &av) in a.iter().enumerate() {
-                    for j in 0..NR {
-                        out[g][j] = av.mul_add(panel[p * NR + j], out[g][j]);
-                    }
-                }
             }
         }
     }

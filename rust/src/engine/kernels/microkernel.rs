@@ -56,6 +56,37 @@ pub unsafe fn run(isa: Isa, t: &Tile) {
     }
 }
 
+/// One row times `group` (1 to 4) consecutive packed panels of `k × 16`:
+/// `out[g][j] = Σ_p a[p]·panel_g[p, j]`, the same sums as [`run`] computes
+/// for a one-row tile. Four panels at once keep four independent
+/// accumulators in flight while the weights stream from cache.
+///
+/// # Safety
+/// `a` holds `k` values; `panels` holds `group · k · 16`; `isa` is supported.
+pub unsafe fn gemv(isa: Isa, k: usize, a: *const f32, panels: *const f32, group: usize, out: &mut [[f32; NR]; 4]) {
+    debug_assert!((1..=4).contains(&group));
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::gemv_avx512(k, a, panels, group, out),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::gemv_avx2(k, a, panels, group, out),
+        _ => gemv_generic(k, a, panels, group, out),
+    }
+}
+
+unsafe fn gemv_generic(k: usize, a: *const f32, panels: *const f32, group: usize, out: &mut [[f32; NR]; 4]) {
+    for (g, o) in out.iter_mut().enumerate().take(group) {
+        *o = [0.0; NR];
+        let panel = panels.add(g * k * NR);
+        for p in 0..k {
+            let av = *a.add(p);
+            for (j, c) in o.iter_mut().enumerate() {
+                *c = av.mul_add(*panel.add(p * NR + j), *c);
+            }
+        }
+    }
+}
+
 /// Portable tile: the same fused multiply-adds in the same order.
 unsafe fn generic(t: &Tile) {
     let mut acc = [[0.0f32; NR]; 4];
@@ -132,6 +163,48 @@ mod x86 {
             let c = t.c.add(i * t.ldc);
             let v = if t.accumulate { _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c), *acc) } else { *acc };
             _mm512_mask_storeu_ps(c, mask, v);
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gemv_avx512(k: usize, a: *const f32, panels: *const f32, group: usize, out: &mut [[f32; 16]; 4]) {
+        if group == 4 {
+            let stride = k * 16;
+            let mut acc = [_mm512_setzero_ps(); 4];
+            for p in 0..k {
+                let av = _mm512_set1_ps(*a.add(p));
+                let base = panels.add(p * 16);
+                for (g, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm512_fmadd_ps(av, _mm512_loadu_ps(base.add(g * stride)), *acc);
+                }
+            }
+            for (o, acc) in out.iter_mut().zip(acc) {
+                _mm512_storeu_ps(o.as_mut_ptr(), acc);
+            }
+        } else {
+            for (g, o) in out.iter_mut().enumerate().take(group) {
+                let panel = panels.add(g * k * 16);
+                let mut acc = _mm512_setzero_ps();
+                for p in 0..k {
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(p)), _mm512_loadu_ps(panel.add(p * 16)), acc);
+                }
+                _mm512_storeu_ps(o.as_mut_ptr(), acc);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn gemv_avx2(k: usize, a: *const f32, panels: *const f32, group: usize, out: &mut [[f32; 16]; 4]) {
+        for (g, o) in out.iter_mut().enumerate().take(group) {
+            let panel = panels.add(g * k * 16);
+            let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+            for p in 0..k {
+                let av = _mm256_set1_ps(*a.add(p));
+                lo = _mm256_fmadd_ps(av, _mm256_loadu_ps(panel.add(p * 16)), lo);
+                hi = _mm256_fmadd_ps(av, _mm256_loadu_ps(panel.add(p * 16 + 8)), hi);
+            }
+            _mm256_storeu_ps(o.as_mut_ptr(), lo);
+            _mm256_storeu_ps(o.as_mut_ptr().add(8), hi);
         }
     }
 
