@@ -327,7 +327,7 @@ multiversion! {
                 ddr[j] += -d_wkv * wkv / dnm;
                 dvr[j] += d_wkv * e / dnm;
                 let dk = du + dkr[j];
-                dkr[j] = if kraw >= -10.0 && kraw <= 10.0 { dk } else { 0.0 };
+                dkr[j] = if (-10.0..=10.0).contains(&kraw) { dk } else { 0.0 };
                 dhu[j] = du * 0.3 * (1.0 - tu[j] * tu[j]);
                 d_tf[j] += du;
             }
