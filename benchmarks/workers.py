@@ -88,15 +88,14 @@ def train(spec: dict) -> dict:
             return [float(v) for v in trainer.steps(x, y)[0]]  # N steps in one call
     else:
         torch = torch_setup(spec["threads"])
-        from torch_model import TorchModel, TorchTrainer
+        from peer import Peer
 
-        tm = TorchModel.from_rnnpy(model)
+        peer = Peer(model, moe=spec["moe"], learning_rate=1e-3)
         del model
-        trainer = TorchTrainer(tm, learning_rate=1e-3)
 
         def run(x: np.ndarray, y: np.ndarray) -> list[float]:
             xt, yt = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64))
-            return [trainer.step(xt[i], yt[i])[0] for i in range(len(x))]
+            return [peer.train_step(xt[i], yt[i]) for i in range(len(x))]
 
     x, y = batches(cfg, warmup)
     t0 = time.perf_counter()
@@ -150,21 +149,13 @@ def generate(spec: dict) -> dict:
                 for _ in range(n):
                     tok = model.step(state, tok).argmax(1)
     else:
-        torch = torch_setup(spec["threads"])
-        from torch_model import TorchModel
+        torch_setup(spec["threads"])
+        from peer import Peer
 
-        tm = TorchModel.from_rnnpy(model)
-        if b == 1:
+        peer = Peer(model, moe=spec["moe"])
 
-            def gen(n: int) -> None:
-                tm.generate([first], n)
-        else:
-
-            def gen(n: int) -> None:
-                with torch.no_grad():
-                    state, ws, tok = tm.zero_state(b), tm._weights(), torch.full((b,), first)
-                    for _ in range(n):
-                        tok = tm.step(state, tok, ws).argmax(1)
+        def gen(n: int) -> None:
+            peer.greedy_batch([first] * b, n)
 
     def rate(n: int) -> float:
         t0 = time.perf_counter()
@@ -211,7 +202,8 @@ def memory(spec: dict) -> dict:
 # ---- sgemm peak -----------------------------------------------------------
 def sgemm(spec: dict) -> dict:
     """The machine's float32 GEMM rate at this thread count: 1024² @ 1024²,
-    numpy (its BLAS) and torch.mm when present; the best of `repeats`."""
+    numpy (its BLAS), torch.mm when present and rnnpy's own packed-panel
+    kernel; the best of `repeats` each, and the best of them is the peak."""
     n, repeats = spec["n"], spec["repeats"]
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
@@ -226,6 +218,7 @@ def sgemm(spec: dict) -> dict:
         return 2 * n**3 / min(times) / 1e9
 
     out = {"numpy_gflops": best(lambda: a @ b)}
+    out["rnnpy_gflops"] = rnnpy._core.kernel_sgemm_gflops(n, repeats)
     if spec.get("torch"):
         torch = torch_setup(spec["threads"])
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
@@ -236,29 +229,30 @@ def sgemm(spec: dict) -> dict:
 
 # ---- equivalence ----------------------------------------------------------
 def check(spec: dict) -> dict:
-    """rnnpy vs the torch model on small configs, same parameters: logits, loss,
-    every gradient, and 30 greedy tokens."""
+    """rnnpy vs the PyTorch peer (dense and sparse MoE) on small configs, same
+    parameters: logits, loss, every gradient, and 30 greedy tokens."""
     import torch
-    from torch_model import TorchModel
+    from peer import Peer
 
     worst = {"logits": 0.0, "loss": 0.0, "grad_rel": 0.0}
     greedy_equal = True
     for c in spec["configs"]:
         cfg = BenchConfig(**c)
         model = rnnpy_model(cfg)
-        tm = TorchModel.from_rnnpy(model)
         x, y = (a[0] for a in batches(cfg, 1, seed=2))
         xt, yt = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64))
-        worst["logits"] = max(worst["logits"], float(np.abs(model.logits(x) - tm(xt).detach().numpy()).max()))
         loss, grads = model.loss_and_grad(x, y)
-        tloss = tm.loss(xt, yt)
-        tloss.backward()
-        worst["loss"] = max(worst["loss"], abs(loss - tloss.item()))
-        tg = tm.grads()
-        for name, g in grads.items():
-            rel = float(np.abs(g - tg[name]).max() / (np.abs(g).max() + 1e-12))
-            worst["grad_rel"] = max(worst["grad_rel"], rel)
-        greedy_equal &= model.generate([0], 30, 0.0, 0) == tm.generate([0], 30)
+        for moe in ("dense", "sparse"):
+            peer = Peer(model, moe=moe)
+            worst["logits"] = max(worst["logits"], float(np.abs(model.logits(x) - peer.logits(xt).detach().numpy()).max()))
+            tloss = peer.loss(xt, yt)
+            tloss.backward()
+            worst["loss"] = max(worst["loss"], abs(loss - tloss.item()))
+            tg = peer.grads()
+            for name, g in grads.items():
+                rel = float(np.abs(g - tg[name]).max() / (np.abs(g).max() + 1e-12))
+                worst["grad_rel"] = max(worst["grad_rel"], rel)
+            greedy_equal &= [0, *model.generate([0], 30, 0.0, 0)] == peer.greedy(0, 30)
     tol = spec["tol"]
     ok = worst["logits"] <= tol and worst["loss"] <= tol and worst["grad_rel"] <= 1e-3 and greedy_equal
     return {**worst, "greedy_equal": greedy_equal, "tol": tol, "ok": ok}

@@ -158,3 +158,6 @@ def rl_loss_and_grad(
     clip: float = 0.2,
     kl_beta: float = 0.0,
 ) -> tuple[dict[str, float], dict[str, npt.NDArray[np.float32]]]: ...
+
+def kernel_sgemm_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """GFLOP/s of the core's own GEMM kernel on an n × n product (benchmarks only)."""

@@ -88,6 +88,8 @@ fn products_match_float64_on_every_instruction_set_and_agree_bitwise() {
         (17, 31, 33),
         (33, 65, 50),
         (40, 3, 129),
+        (20, 512, 40),
+        (17, 1024, 20),
         (5, 0, 9),
     ];
     let mut by_isa = Vec::new();

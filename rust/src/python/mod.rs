@@ -26,5 +26,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rl::rl_sample_groups, m)?)?;
     m.add_function(wrap_pyfunction!(rl::rl_token_log_probs, m)?)?;
     m.add_function(wrap_pyfunction!(rl::rl_loss_and_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel_sgemm_gflops, m)?)?;
     Ok(())
+}
+
+/// GFLOP/s of the core's own GEMM kernel on an `n × n` product (benchmarks only).
+#[pyfunction]
+#[pyo3(signature = (n=1024, repeats=5))]
+fn kernel_sgemm_gflops(py: Python<'_>, n: usize, repeats: usize) -> f64 {
+    py.allow_threads(|| crate::engine::kernels::peak::sgemm_gflops(n, repeats))
 }

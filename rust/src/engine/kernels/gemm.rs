@@ -98,27 +98,68 @@ pub fn matmul_packed(a: MatRef, b: &Packed, c: &mut [f32], ldc: usize, accumulat
         return gemv_packed(a.data, b, c, accumulate);
     }
     let mr = microkernel::max_rows(isa);
-    for i0 in (0..m).step_by(mr) {
-        let rows = mr.min(m - i0);
-        for p in 0..n.div_ceil(NR) {
-            let panel = b.panel(p);
-            let tile = Tile {
-                k,
-                a: a.data[i0 * a.row_stride..].as_ptr(),
-                rsa: a.row_stride,
-                csa: a.col_stride,
-                b: panel.as_ptr(),
-                ldb: NR,
-                c: c[i0 * ldc + p * NR..].as_mut_ptr(),
-                ldc,
-                mr: rows,
-                nc: NR.min(n - p * NR),
-                accumulate,
+    // Rows a multiple of 2 KB apart fall into one or two L1 sets and evict
+    // each other at every k: such tiles are copied to a padded stride first.
+    let restride = a.col_stride == 1 && a.row_stride % 512 == 0 && m > 4;
+    A_TILE.with_borrow_mut(|buf| {
+        for i0 in (0..m).step_by(mr) {
+            let rows = mr.min(m - i0);
+            let (ap, rsa) = if restride {
+                let stride = k + NR;
+                buf.resize(rows * stride, 0.0);
+                for r in 0..rows {
+                    let src = &a.data[(i0 + r) * a.row_stride..(i0 + r) * a.row_stride + k];
+                    buf[r * stride..r * stride + k].copy_from_slice(src);
+                }
+                (buf.as_ptr(), stride)
+            } else {
+                (a.data[i0 * a.row_stride..].as_ptr(), a.row_stride)
             };
-            // SAFETY: the views and the output were bounds-checked above; the
-            // panel holds k × 16 values.
-            unsafe { microkernel::run(isa, &tile) }
+            tiles_of_row_block(isa, ap, rsa, a.col_stride, k, rows, b, &mut c[i0 * ldc..], ldc, accumulate);
         }
+    });
+}
+
+thread_local! {
+    /// A row tile of `a` copied to a padded stride (see `matmul_packed`).
+    static A_TILE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One block of `rows` rows of `a` (at `ap`, strides `rsa`, `csa`) times every panel of `b`.
+#[allow(clippy::too_many_arguments)]
+fn tiles_of_row_block(
+    isa: super::isa::Isa,
+    ap: *const f32,
+    rsa: usize,
+    csa: usize,
+    k: usize,
+    rows: usize,
+    b: &Packed,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let n = b.n;
+    assert!(c.len() >= (rows - 1) * ldc + n);
+    for p in 0..n.div_ceil(NR) {
+        let panel = b.panel(p);
+        let tile = Tile {
+            k,
+            a: ap,
+            rsa,
+            csa,
+            b: panel.as_ptr(),
+            ldb: NR,
+            c: c[p * NR..].as_mut_ptr(),
+            ldc,
+            mr: rows,
+            nc: NR.min(n - p * NR),
+            accumulate,
+        };
+        // SAFETY: `a` was bounds-checked by the caller for these rows (or
+        // copied to a buffer of rows × stride), the panel holds k × 16 values,
+        // and c holds the block's rows (asserted above).
+        unsafe { microkernel::run(isa, &tile) }
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod gemm;
 pub mod isa;
 mod microkernel;
+pub mod peak;
 pub mod vmath;
 
 pub use gemm::{matmul, matmul_packed, Packed};
