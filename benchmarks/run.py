@@ -1,6 +1,6 @@
-"""Training and generation speed of rnnpy vs a PyTorch eager implementation of
-the same model (benchmarks/torch_model.py) and the old program, on issue 6's
-configs A–D over tiny Shakespeare.
+"""Training and generation speed of rnnpy vs the PyTorch peer
+(../shared/bench/torch_ref.py, through benchmarks/peer.py) and the old
+program, on configs A–D over tiny Shakespeare.
 
     python benchmarks/run.py                       # full run (minutes)
     python benchmarks/run.py --smoke               # CI: tiny configs, seconds
@@ -9,9 +9,10 @@ configs A–D over tiny Shakespeare.
     python benchmarks/run.py --from-json out.json --markdown   # re-render only
 
 torch is optional: when it is importable (e.g. a separate benchmark venv, see
-README.md) it is measured with `torch.set_num_threads` matched and checked
-against rnnpy first (same logits, loss, gradients, greedy tokens). Every
-measurement runs in its own process (benchmarks/workers.py).
+README.md) the peer is measured with `torch.set_num_threads` matched, in both
+of its MoE schedules (dense and sparse; the faster one is the comparison), and
+checked against rnnpy first (same logits, loss, gradients, greedy tokens).
+Every measurement runs in its own process (benchmarks/workers.py).
 """
 
 from __future__ import annotations
@@ -118,8 +119,18 @@ def run(args: argparse.Namespace) -> dict:
         spec = {"kind": "sgemm", "n": plan["sgemm_n"], "repeats": 5, "torch": has_torch}
         res["sgemm"][str(th)] = measure(spec, th, f"sgemm {plan['sgemm_n']}² at {th} thread(s)")
     if has_torch:
-        small = [asdict(SMOKE[n]) for n in "ACD"]
-        res["check"] = measure({"kind": "check", "configs": small, "tol": 1e-4}, 1, "torch model vs rnnpy")
+        small = [asdict(SMOKE[n]) for n in "ABCD"]
+        res["check"] = measure({"kind": "check", "configs": small, "tol": 1e-4}, 1, "PyTorch peer vs rnnpy")
+
+    def best_of(runs: dict) -> dict:
+        """The faster of the peer's MoE schedules, per thread count."""
+        out = {}
+        for th in map(str, threads):
+            ok = [(v, r[th]) for v, r in runs.items() if "tokens_per_s" in r.get(th, {})]
+            if ok:
+                v, r = max(ok, key=lambda vr: vr[1]["tokens_per_s"])
+                out[th] = {**r, "moe": v, "variants": {v2: r2["tokens_per_s"] for v2, r2 in ok}}
+        return out
 
     for name, cfg in configs.items():
         c = res["configs"][name] = {
@@ -130,18 +141,32 @@ def run(args: argparse.Namespace) -> dict:
             "train": {e: {} for e in engines},
             "generate": {},
         }
-        for engine in engines:
-            for th in threads:
-                spec = {"kind": "train", "engine": engine, "config": asdict(cfg)}
-                spec |= {k: plan[k] for k in ("warmup", "repeats", "target_s")}
-                c["train"][engine][str(th)] = measure(spec, th, f"{name} train {engine} {th} thread(s)")
+        variants = ["dense"] if cfg.fast_mode else ["dense", "sparse"]
+        for th in threads:
+            spec = {"kind": "train", "engine": "rnnpy", "config": asdict(cfg)}
+            spec |= {k: plan[k] for k in ("warmup", "repeats", "target_s")}
+            c["train"]["rnnpy"][str(th)] = measure(spec, th, f"{name} train rnnpy {th} thread(s)")
+        if has_torch:
+            runs: dict = {v: {} for v in variants}
+            for v in variants:
+                for th in threads:
+                    spec = {"kind": "train", "engine": "torch", "moe": v, "config": asdict(cfg)}
+                    spec |= {k: plan[k] for k in ("warmup", "repeats", "target_s")}
+                    runs[v][str(th)] = measure(spec, th, f"{name} train torch ({v} MoE) {th} thread(s)")
+            c["train"]["torch"] = best_of(runs)
         for b in GEN_BATCHES.get(name, []):
             g = c["generate"][str(b)] = {e: {} for e in engines}
-            for engine in engines:
-                for th in threads:
-                    spec = {"kind": "generate", "engine": engine, "config": asdict(cfg), "batch": b}
-                    spec["target_s"] = plan["gen_s"]
-                    g[engine][str(th)] = measure(spec, th, f"{name} generate b{b} {engine} {th} thread(s)")
+            for th in threads:
+                spec = {"kind": "generate", "engine": "rnnpy", "config": asdict(cfg), "batch": b, "target_s": plan["gen_s"]}
+                g["rnnpy"][str(th)] = measure(spec, th, f"{name} generate b{b} rnnpy {th} thread(s)")
+            if has_torch:
+                runs = {v: {} for v in variants}
+                for v in variants:
+                    for th in threads:
+                        spec = {"kind": "generate", "engine": "torch", "moe": v, "config": asdict(cfg), "batch": b}
+                        spec["target_s"] = plan["gen_s"]
+                        runs[v][str(th)] = measure(spec, th, f"{name} generate b{b} torch ({v} MoE) {th} thread(s)")
+                g["torch"] = best_of(runs)
 
     mem_cfg = configs.get("A", SMOKE["A"])
     spec = {"kind": "memory", "config": asdict(mem_cfg), "steps": plan["mem_steps"], "every": 25}
