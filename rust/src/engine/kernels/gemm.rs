@@ -184,27 +184,35 @@ pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool)
     }
     let isa = isa::current();
     let mr = microkernel::max_rows(isa);
-    for p in 0..n.div_ceil(NR) {
-        for i0 in (0..m).step_by(mr) {
-            let tile = Tile {
-                k,
-                a: a.data[i0 * a.row_stride..].as_ptr(),
-                rsa: a.row_stride,
-                csa: a.col_stride,
-                b: b.data[p * NR..].as_ptr(),
-                ldb: b.row_stride,
-                c: c[i0 * ldc + p * NR..].as_mut_ptr(),
-                ldc,
-                mr: mr.min(m - i0),
-                nc: NR.min(n - p * NR),
-                accumulate,
-            };
-            // SAFETY: bounds checked above; the kernel reads only the first
-            // `nc` columns of each row of b (masked loads at the edge).
-            unsafe { microkernel::run(isa, &tile) }
+    // Blocks of KC inner rows: the block's slice of every row tile of `a` and
+    // of `b` stays in L2 while all tiles use it (K is T·B here, thousands).
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
+        for p in 0..n.div_ceil(NR) {
+            for i0 in (0..m).step_by(mr) {
+                let tile = Tile {
+                    k: kc,
+                    a: a.data[i0 * a.row_stride + k0 * a.col_stride..].as_ptr(),
+                    rsa: a.row_stride,
+                    csa: a.col_stride,
+                    b: b.data[k0 * b.row_stride + p * NR..].as_ptr(),
+                    ldb: b.row_stride,
+                    c: c[i0 * ldc + p * NR..].as_mut_ptr(),
+                    ldc,
+                    mr: mr.min(m - i0),
+                    nc: NR.min(n - p * NR),
+                    accumulate: accumulate || k0 > 0,
+                };
+                // SAFETY: bounds checked above; the kernel reads only the first
+                // `nc` columns of each row of b (masked loads at the edge).
+                unsafe { microkernel::run(isa, &tile) }
+            }
         }
     }
 }
+
+/// Inner-dimension block of [`matmul`].
+const KC: usize = 128;
 
 /// One row times a packed matrix: generation at batch 1 streams every weight
 /// once, four panels at a time.
