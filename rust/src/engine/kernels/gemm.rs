@@ -141,25 +141,31 @@ fn tiles_of_row_block(
 ) {
     let n = b.n;
     assert!(c.len() >= (rows - 1) * ldc + n);
-    for p in 0..n.div_ceil(NR) {
-        let panel = b.panel(p);
-        let tile = Tile {
-            k,
-            a: ap,
-            rsa,
-            csa,
-            b: panel.as_ptr(),
-            ldb: NR,
-            c: c[p * NR..].as_mut_ptr(),
-            ldc,
-            mr: rows,
-            nc: NR.min(n - p * NR),
-            accumulate,
-        };
-        // SAFETY: `a` was bounds-checked by the caller for these rows (or
-        // copied to a buffer of rows × stride), the panel holds k × 16 values,
-        // and c holds the block's rows (asserted above).
-        unsafe { microkernel::run(isa, &tile) }
+    // Blocks of KC inner rows keep the tile's slice of `a` in L1 while it
+    // meets every panel (a 16 × 1027 tile would not fit).
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
+        for p in 0..n.div_ceil(NR) {
+            let panel = b.panel(p);
+            let tile = Tile {
+                k: kc,
+                // In bounds: k0 < k, and the caller checked `a` for k columns.
+                a: ap.wrapping_add(k0 * csa),
+                rsa,
+                csa,
+                b: panel[k0 * NR..].as_ptr(),
+                ldb: NR,
+                c: c[p * NR..].as_mut_ptr(),
+                ldc,
+                mr: rows,
+                nc: NR.min(n - p * NR),
+                accumulate: accumulate || k0 > 0,
+            };
+            // SAFETY: `a` was bounds-checked by the caller for these rows (or
+            // copied to a buffer of rows × stride), the panel holds k × 16
+            // values from row k0 on, and c holds the block's rows (asserted above).
+            unsafe { microkernel::run(isa, &tile) }
+        }
     }
 }
 
