@@ -100,7 +100,7 @@ pub fn matmul_packed(a: MatRef, b: &Packed, c: &mut [f32], ldc: usize, accumulat
     let mr = microkernel::max_rows(isa);
     // Rows a multiple of 2 KB apart fall into one or two L1 sets and evict
     // each other at every k: such tiles are copied to a padded stride first.
-    let restride = a.col_stride == 1 && a.row_stride % 512 == 0 && m > 4;
+    let restride = a.col_stride == 1 && a.row_stride.is_multiple_of(512) && m > 4;
     A_TILE.with_borrow_mut(|buf| {
         for i0 in (0..m).step_by(mr) {
             let rows = mr.min(m - i0);
