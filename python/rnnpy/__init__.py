@@ -7,10 +7,25 @@ by a Rust core.
     trainer = rnnpy.Trainer(model, learning_rate=1e-3)
     loss, grad_norm = trainer.step(inputs, targets)      # [B, T] integer arrays
     rnnpy.save_checkpoint("model.bin", model, trainer, metadata={"epoch": 1})
+
+Input rnnpy cannot use raises a subclass of ``rnnpy.RnnpyError`` (a
+``ValueError``); the hierarchy is in ``rnnpy.errors``.
 """
 
 from rnnpy._core import __version__
-from rnnpy.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from rnnpy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnpy.errors import (
+    CheckpointError,
+    ConfigError,
+    InputError,
+    MetadataError,
+    RnnpyError,
+    TaskError,
+    TextTooShortError,
+    TokenizerError,
+    UsageError,
+    VocabularyError,
+)
 from rnnpy.model import Model, ModelConfig, RecurrentState
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import StepResult, Trainer
@@ -20,11 +35,20 @@ __all__ = [
     "BPETokenizer",
     "Checkpoint",
     "CheckpointError",
+    "ConfigError",
+    "InputError",
+    "MetadataError",
     "Model",
     "ModelConfig",
     "RecurrentState",
+    "RnnpyError",
     "StepResult",
+    "TaskError",
+    "TextTooShortError",
+    "TokenizerError",
     "Trainer",
+    "UsageError",
+    "VocabularyError",
     "load_checkpoint",
     "save_checkpoint",
 ]

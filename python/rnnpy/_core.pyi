@@ -10,7 +10,16 @@ import numpy.typing as npt
 
 __version__: str
 
-class CheckpointError(ValueError):
+class RnnpyError(ValueError):
+    """Input that rnnpy cannot use; the message says what did not fit."""
+
+class ConfigError(RnnpyError):
+    """A model configuration that cannot describe a model."""
+
+class InputError(RnnpyError):
+    """Arrays, token ids or settings that do not fit the model or the call."""
+
+class CheckpointError(RnnpyError):
     """A checkpoint file that is missing, truncated, foreign or inconsistent."""
 
 class ModelConfig:
@@ -58,7 +67,7 @@ class Model:
     @property
     def config(self) -> ModelConfig: ...
     def parameters(self) -> dict[str, npt.NDArray[np.float32]]: ...
-    def set_parameter(self, name: str, values: npt.NDArray[np.float32]) -> None: ...
+    def set_parameters(self, params: dict[str, npt.NDArray[np.float32]]) -> None: ...
     def flat_parameters(self) -> npt.NDArray[np.float32]: ...
     def logits(self, inputs: npt.NDArray[np.uint32]) -> npt.NDArray[np.float32]: ...
     def loss_and_grad(
@@ -79,10 +88,8 @@ class Trainer:
     @property
     def optimizer_step(self) -> int: ...
     learning_rate: float
-    @property
-    def weight_decay(self) -> float: ...
-    @property
-    def grad_clip(self) -> float: ...
+    weight_decay: float
+    grad_clip: float
     def step(
         self, model: Model, inputs: npt.NDArray[np.uint32], targets: npt.NDArray[np.uint32]
     ) -> tuple[float, float]: ...

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rnnpy import _core
+from rnnpy.errors import CheckpointError
 from rnnpy.model import Model, ModelConfig
 from rnnpy.trainer import Trainer
 
-CheckpointError = _core.CheckpointError
+__all__ = ["Checkpoint", "CheckpointError", "encode_metadata", "load_checkpoint", "save_checkpoint"]
 
 
 def encode_metadata(metadata: dict[str, Any] | None) -> str | None:
@@ -36,8 +38,8 @@ class Checkpoint:
     metadata: dict[str, Any] | None
     version: str
     timestamp: str
-    param_m: np.ndarray
-    param_v: np.ndarray
+    param_m: npt.NDArray[np.float32]
+    param_v: npt.NDArray[np.float32]
     metadata_text: str | None  # exactly as stored, for byte-identical rewrites
 
     def trainer(self, learning_rate: float = 1e-3, weight_decay: float = 0.01, grad_clip: float = 1.0) -> Trainer:
@@ -50,7 +52,7 @@ class Checkpoint:
         """Writes this checkpoint back unchanged (identical bytes for an unchanged model)."""
         _core.write_checkpoint(
             os.fspath(path),
-            self.model._core,
+            self.model.core,
             self.optimizer_step,
             self.param_m,
             self.param_v,
@@ -67,20 +69,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     truncated, foreign or inconsistent.
     """
     p = os.fspath(path)
-    rec = _core.read_checkpoint(p)
+    rec = _core.read_checkpoint(p)  # the core checks sizes and that the metadata is JSON
     text = rec.metadata
-    meta = None
-    if text is not None:
-        try:
-            meta = json.loads(text)
-        except json.JSONDecodeError as e:  # the core checks this too
-            raise CheckpointError(f"checkpoint '{p}': metadata is not valid JSON: {e}") from None
     return Checkpoint(
         path=p,
-        model=Model._wrap(rec.model()),
+        model=Model.from_core(rec.model()),
         config=rec.config,
         optimizer_step=rec.optimizer_step,
-        metadata=meta,
+        metadata=None if text is None else json.loads(text),
         version=rec.version,
         timestamp=rec.timestamp,
         param_m=rec.param_m(),
@@ -103,4 +99,4 @@ def save_checkpoint(
     step, m, v = trainer.state() if trainer is not None else (0, None, None)
     if trainer is not None and trainer.model is not model:
         raise ValueError("the trainer belongs to a different model")
-    _core.write_checkpoint(os.fspath(path), model._core, step, m, v, encode_metadata(metadata), None, None)
+    _core.write_checkpoint(os.fspath(path), model.core, step, m, v, encode_metadata(metadata), None, None)

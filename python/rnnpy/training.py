@@ -18,13 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnpy.errors import TextTooShortError
 from rnnpy.trainer import Trainer
 
 CHUNK_TOKENS = 32_768  # about this many tokens per call into Rust
-
-
-class TextTooShortError(ValueError):
-    pass
 
 
 def make_windows(ids: list[int] | np.ndarray, seq_length: int) -> tuple[np.ndarray, np.ndarray]:

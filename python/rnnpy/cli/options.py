@@ -14,16 +14,13 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from rnnpy.errors import UsageError
 from rnnpy.rl.options import RL_OPTIONS
 
 SAMPLE_TEXT = (
     "hello world this is a modern rnn with rmsnorm residual connections gru gates and swiglu mlp "
     "learning to predict characters in vanilla javascript"
 )
-
-
-class UsageError(Exception):
-    """A bad command line: printed as one line, exit status 2."""
 
 
 _TRUE = {"true", "1", "yes", "on"}

@@ -1,21 +1,37 @@
 //! numpy <-> core conversions. Inputs are copied into Rust values before the
-//! GIL is released.
+//! GIL is released; shape rules that only exist on the Python side (two
+//! arrays of the same shape) are checked here, once.
 
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
+use numpy::ndarray::Dimension;
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
+use super::errors::input;
 use crate::engine::Tensor;
 
-/// A `[B, T]` uint32 array as (ids, B, T).
-pub fn tokens2(a: &PyReadonlyArray2<u32>) -> PyResult<(Vec<u32>, usize, usize)> {
-    let shape = a.shape();
-    let (b, t) = (shape[0], shape[1]);
-    let data = match a.as_slice() {
+/// The elements of any array, copied in row-major order.
+pub fn copied<T: numpy::Element + Copy, D: Dimension>(a: &PyReadonlyArray<T, D>) -> Vec<T> {
+    match a.as_slice() {
         Ok(s) => s.to_vec(),
         Err(_) => a.as_array().iter().copied().collect(),
-    };
-    Ok((data, b, t))
+    }
+}
+
+/// A `[B, T]` uint32 array as (ids, B, T).
+pub fn tokens2(a: &PyReadonlyArray2<u32>) -> (Vec<u32>, usize, usize) {
+    let shape = a.shape();
+    (copied(a), shape[0], shape[1])
+}
+
+/// Inputs and targets of one shape, copied: `(inputs, targets, shape)`.
+pub fn token_pair<D: Dimension>(
+    inputs: &PyReadonlyArray<u32, D>,
+    targets: &PyReadonlyArray<u32, D>,
+) -> PyResult<(Vec<u32>, Vec<u32>, Vec<usize>)> {
+    if inputs.shape() != targets.shape() {
+        return Err(input(format!("targets have shape {:?}, inputs {:?}", targets.shape(), inputs.shape())));
+    }
+    Ok((copied(inputs), copied(targets), inputs.shape().to_vec()))
 }
 
 /// A float32 numpy array of the given shape holding `data`.
@@ -43,7 +59,7 @@ pub fn grads_dict<'py>(
 
 pub fn check_len(what: &str, got: usize, want: usize) -> PyResult<()> {
     if got != want {
-        return Err(PyValueError::new_err(format!("{what}: {got} values given, {want} expected")));
+        return Err(input(format!("{what}: {got} values given, {want} expected")));
     }
     Ok(())
 }
@@ -65,6 +81,5 @@ pub fn set_optimizer_state(
     m: numpy::PyReadonlyArray1<f32>,
     v: numpy::PyReadonlyArray1<f32>,
 ) -> PyResult<()> {
-    let (m, v): (Vec<f32>, Vec<f32>) = (m.as_array().iter().copied().collect(), v.as_array().iter().copied().collect());
-    Ok(opt.set_flat_state(step, &m, &v)?)
+    Ok(opt.set_flat_state(step, &copied(&m), &copied(&v))?)
 }

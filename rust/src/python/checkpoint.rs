@@ -77,7 +77,7 @@ pub fn write_checkpoint(
         match a {
             None => Ok(vec![0.0; n]),
             Some(a) => {
-                let v: Vec<f32> = a.as_array().iter().copied().collect();
+                let v = super::arrays::copied(&a);
                 super::arrays::check_len(what, v.len(), n)?;
                 Ok(v)
             }

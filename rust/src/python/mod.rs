@@ -13,6 +13,9 @@ mod trainer;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("RnnpyError", m.py().get_type::<errors::RnnpyError>())?;
+    m.add("ConfigError", m.py().get_type::<errors::ConfigError>())?;
+    m.add("InputError", m.py().get_type::<errors::InputError>())?;
     m.add("CheckpointError", m.py().get_type::<errors::CheckpointError>())?;
     m.add_class::<model::PyModelConfig>()?;
     m.add_class::<model::PyModel>()?;

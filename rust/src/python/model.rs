@@ -1,13 +1,13 @@
 //! `ModelConfig`, `Model`, recurrent state and sampler bindings.
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::arrays::{check_len, grads_dict, tensor_to_numpy, to_numpy, tokens2};
+use super::arrays::{copied, grads_dict, tensor_to_numpy, to_numpy, token_pair, tokens2};
+use super::errors::input;
 use crate::engine::Tensor;
 use crate::generate::{self, RecurrentState};
 use crate::nn::model::Batch;
@@ -126,6 +126,14 @@ pub struct PyModel {
     pub inner: Model,
 }
 
+/// Sampling temperatures: finite and non-negative (0 is argmax).
+pub fn check_temperature(temperature: f32) -> PyResult<()> {
+    if !temperature.is_finite() || temperature < 0.0 {
+        return Err(input(format!("temperature must be finite and non-negative, got {temperature}")));
+    }
+    Ok(())
+}
+
 #[pymethods]
 impl PyModel {
     #[new]
@@ -148,18 +156,29 @@ impl PyModel {
         Ok(d)
     }
 
-    /// Replaces one parameter from a flat float32 array (shape checked by the caller).
-    fn set_parameter(&mut self, name: &str, values: PyReadonlyArray1<f32>) -> PyResult<()> {
-        let i = self
-            .inner
-            .specs
-            .iter()
-            .position(|s| s.name == name)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown parameter '{name}'")))?;
-        let dst = &mut self.inner.params_mut()[i];
-        let src = values.as_array();
-        check_len(&format!("parameter '{name}'"), src.len(), dst.len())?;
-        dst.data.iter_mut().zip(src.iter()).for_each(|(d, s)| *d = *s);
+    /// Replaces the named parameters from float32 arrays of their exact
+    /// shapes. Every name and shape is checked before anything changes.
+    fn set_parameters(&mut self, params: &Bound<'_, PyDict>) -> PyResult<()> {
+        let mut checked = Vec::with_capacity(params.len());
+        for (name, values) in params.iter() {
+            let name: String = name.extract()?;
+            let values: PyReadonlyArrayDyn<f32> = values.extract()?;
+            let i = self
+                .inner
+                .specs
+                .iter()
+                .position(|s| s.name == name)
+                .ok_or_else(|| input(format!("unknown parameter '{name}'")))?;
+            let want = &self.inner.specs[i].shape;
+            if values.shape() != want.as_slice() {
+                return Err(input(format!("parameter '{name}' must have shape {want:?}, got {:?}", values.shape())));
+            }
+            checked.push((i, copied(&values)));
+        }
+        let params = self.inner.params_mut();
+        for (i, values) in checked {
+            params[i].data = values;
+        }
         Ok(())
     }
 
@@ -172,7 +191,7 @@ impl PyModel {
 
     /// `inputs [B, T]` uint32 -> logits `[B, T, V]` float32, zero initial state.
     fn logits<'py>(&self, py: Python<'py>, inputs: PyReadonlyArray2<u32>) -> PyResult<Bound<'py, PyAny>> {
-        let (ids, b, t) = tokens2(&inputs)?;
+        let (ids, b, t) = tokens2(&inputs);
         let model = &self.inner;
         let out = py.allow_threads(|| model.logits(Batch { tokens: &ids, b, t }))?;
         let v = out.cols;
@@ -188,11 +207,8 @@ impl PyModel {
         targets: PyReadonlyArray2<u32>,
         want_grad: bool,
     ) -> PyResult<(f32, Option<Bound<'py, PyDict>>)> {
-        let (ids, b, t) = tokens2(&inputs)?;
-        let (tg, tb, tt) = tokens2(&targets)?;
-        if (tb, tt) != (b, t) {
-            return Err(PyValueError::new_err(format!("targets have shape [{tb}, {tt}], inputs [{b}, {t}]")));
-        }
+        let (ids, tg, shape) = token_pair(&inputs, &targets)?;
+        let (b, t) = (shape[0], shape[1]);
         let model = &self.inner;
         let (loss, grads) = py.allow_threads(|| model.loss_and_grad(Batch { tokens: &ids, b, t }, &tg, want_grad))?;
         let grads = grads.map(|g| grads_dict(py, &self.inner, g)).transpose()?;
@@ -202,7 +218,7 @@ impl PyModel {
     /// Fresh zero state for `batch` sequences.
     fn new_state(&self, batch: usize) -> PyResult<PyRecurrentState> {
         if batch == 0 {
-            return Err(PyValueError::new_err("batch must be at least 1"));
+            return Err(input("batch must be at least 1"));
         }
         Ok(PyRecurrentState { inner: RecurrentState::zeros(&self.inner, batch) })
     }
@@ -230,8 +246,9 @@ impl PyModel {
         seed: u64,
     ) -> PyResult<Vec<u32>> {
         if prompt.is_empty() {
-            return Err(PyValueError::new_err("generation needs a prompt of at least one token"));
+            return Err(input("generation needs a prompt of at least one token"));
         }
+        check_temperature(temperature)?;
         let model = &self.inner;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         Ok(py.allow_threads(|| generate::generate(model, &prompt, length, temperature, &mut rng))?)
@@ -274,10 +291,11 @@ impl PySampler {
         PySampler { rng: ChaCha8Rng::seed_from_u64(seed) }
     }
     fn sample(&mut self, logits: PyReadonlyArray1<f32>, temperature: f32) -> PyResult<u32> {
-        let l: Vec<f32> = logits.as_array().iter().copied().collect();
+        let l = copied(&logits);
         if l.is_empty() {
-            return Err(PyValueError::new_err("empty logits"));
+            return Err(input("empty logits"));
         }
+        check_temperature(temperature)?;
         Ok(generate::sample(&l, temperature, &mut self.rng))
     }
 }

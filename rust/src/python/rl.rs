@@ -3,14 +3,14 @@
 //! copies its inputs into Rust values, then releases the GIL.
 
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::arrays::{check_len, grads_dict, to_numpy, tokens2};
-use super::model::PyModel;
+use super::arrays::{check_len, copied, grads_dict, to_numpy, tokens2};
+use super::errors::input;
+use super::model::{check_temperature, PyModel};
 use crate::rl::{self, GrpoBatch, GrpoConfig, GrpoStats, SampleConfig};
 use crate::train::Trainer;
 
@@ -29,9 +29,7 @@ pub fn rl_sample_groups(
     temperature: f32,
     seed: u64,
 ) -> PyResult<Vec<(Vec<u32>, Vec<f32>)>> {
-    if !temperature.is_finite() || temperature < 0.0 {
-        return Err(PyValueError::new_err(format!("temperature must be finite and non-negative, got {temperature}")));
-    }
+    check_temperature(temperature)?;
     let cfg = SampleConfig { group_size, max_len, stop_ids, temperature };
     let model = &model.inner;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -46,7 +44,7 @@ pub fn rl_token_log_probs<'py>(
     model: &PyModel,
     sequences: PyReadonlyArray2<u32>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (ids, n, t) = tokens2(&sequences)?;
+    let (ids, n, t) = tokens2(&sequences);
     let model = &model.inner;
     let out = py.allow_threads(|| rl::token_log_probs(model, &ids, n, t))?;
     to_numpy(py, out.data, &[n, t])
@@ -71,14 +69,14 @@ impl OwnedBatch {
         reference: Option<PyReadonlyArray2<f32>>,
         advantages: PyReadonlyArray1<f32>,
     ) -> PyResult<Self> {
-        let (seqs, n, t) = tokens2(&sequences)?;
+        let (seqs, n, t) = tokens2(&sequences);
         let flat = |a: &PyReadonlyArray2<f32>, what: &str| -> PyResult<Vec<f32>> {
             if a.shape() != [n, t] {
-                return Err(PyValueError::new_err(format!("{what} has shape {:?}, sequences [{n}, {t}]", a.shape())));
+                return Err(input(format!("{what} has shape {:?}, sequences [{n}, {t}]", a.shape())));
             }
-            Ok(a.as_array().iter().copied().collect())
+            Ok(copied(a))
         };
-        let adv: Vec<f32> = advantages.as_array().iter().copied().collect();
+        let adv = copied(&advantages);
         check_len("advantages", adv.len(), n)?;
         Ok(OwnedBatch {
             mask: flat(&mask, "mask")?,

@@ -1,11 +1,11 @@
 //! `Trainer`: AdamW state plus one training step (or many) per call, with the
 //! GIL released.
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
 use pyo3::prelude::*;
 
-use super::arrays::{to_numpy, tokens2};
+use super::arrays::{to_numpy, token_pair};
+use super::errors::input;
 use super::model::PyModel;
 use crate::nn::model::Batch;
 use crate::train::Trainer;
@@ -15,12 +15,39 @@ pub struct PyTrainer {
     inner: Trainer,
 }
 
+fn check_learning_rate(lr: f32) -> PyResult<()> {
+    if lr > 0.0 && lr.is_finite() {
+        Ok(())
+    } else {
+        Err(input(format!("learning_rate must be positive, got {lr}")))
+    }
+}
+
+fn check_weight_decay(wd: f32) -> PyResult<()> {
+    if wd >= 0.0 && wd.is_finite() {
+        Ok(())
+    } else {
+        Err(input(format!("weight_decay must be non-negative, got {wd}")))
+    }
+}
+
+fn check_grad_clip(clip: f32) -> PyResult<()> {
+    if clip >= 0.0 && clip.is_finite() {
+        Ok(())
+    } else {
+        Err(input(format!("grad_clip must be non-negative (0 disables clipping), got {clip}")))
+    }
+}
+
 #[pymethods]
 impl PyTrainer {
     #[new]
     #[pyo3(signature = (model, learning_rate=1e-3, weight_decay=0.01, grad_clip=1.0))]
-    fn new(model: &PyModel, learning_rate: f32, weight_decay: f32, grad_clip: f32) -> Self {
-        PyTrainer { inner: Trainer::new(&model.inner, learning_rate, weight_decay, grad_clip) }
+    fn new(model: &PyModel, learning_rate: f32, weight_decay: f32, grad_clip: f32) -> PyResult<Self> {
+        check_learning_rate(learning_rate)?;
+        check_weight_decay(weight_decay)?;
+        check_grad_clip(grad_clip)?;
+        Ok(PyTrainer { inner: Trainer::new(&model.inner, learning_rate, weight_decay, grad_clip) })
     }
 
     #[getter]
@@ -32,16 +59,30 @@ impl PyTrainer {
         self.inner.optimizer.lr
     }
     #[setter]
-    fn set_learning_rate(&mut self, lr: f32) {
+    fn set_learning_rate(&mut self, lr: f32) -> PyResult<()> {
+        check_learning_rate(lr)?;
         self.inner.optimizer.lr = lr;
+        Ok(())
     }
     #[getter]
     fn weight_decay(&self) -> f32 {
         self.inner.optimizer.weight_decay
     }
+    #[setter]
+    fn set_weight_decay(&mut self, wd: f32) -> PyResult<()> {
+        check_weight_decay(wd)?;
+        self.inner.optimizer.weight_decay = wd;
+        Ok(())
+    }
     #[getter]
     fn grad_clip(&self) -> f32 {
         self.inner.grad_clip
+    }
+    #[setter]
+    fn set_grad_clip(&mut self, clip: f32) -> PyResult<()> {
+        check_grad_clip(clip)?;
+        self.inner.grad_clip = clip;
+        Ok(())
     }
 
     /// One step on `inputs`/`targets [B, T]`: `(loss, pre-clip grad norm)`.
@@ -52,11 +93,8 @@ impl PyTrainer {
         inputs: PyReadonlyArray2<u32>,
         targets: PyReadonlyArray2<u32>,
     ) -> PyResult<(f32, f32)> {
-        let (ids, b, t) = tokens2(&inputs)?;
-        let (tg, tb, tt) = tokens2(&targets)?;
-        if (tb, tt) != (b, t) {
-            return Err(PyValueError::new_err(format!("targets have shape [{tb}, {tt}], inputs [{b}, {t}]")));
-        }
+        let (ids, tg, shape) = token_pair(&inputs, &targets)?;
+        let (b, t) = (shape[0], shape[1]);
         let mut m = model.borrow_mut();
         let (trainer, model) = (&mut self.inner, &mut m.inner);
         let s = py.allow_threads(|| trainer.step(model, Batch { tokens: &ids, b, t }, &tg))?;
@@ -72,13 +110,8 @@ impl PyTrainer {
         inputs: PyReadonlyArray3<u32>,
         targets: PyReadonlyArray3<u32>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        let shape = inputs.shape().to_vec();
-        if targets.shape() != shape.as_slice() {
-            return Err(PyValueError::new_err("targets and inputs differ in shape"));
-        }
+        let (ids, tg, shape) = token_pair(&inputs, &targets)?;
         let (n, b, t) = (shape[0], shape[1], shape[2]);
-        let ids: Vec<u32> = inputs.as_array().iter().copied().collect();
-        let tg: Vec<u32> = targets.as_array().iter().copied().collect();
         let mut m = model.borrow_mut();
         let (trainer, model) = (&mut self.inner, &mut m.inner);
         let stats = py.allow_threads(|| {
