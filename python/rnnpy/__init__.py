@@ -26,13 +26,17 @@ from rnnpy.errors import (
     UsageError,
     VocabularyError,
 )
+from rnnpy.metadata import RunMetadata
 from rnnpy.model import Model, ModelConfig, RecurrentState
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import StepResult, Trainer
+from rnnpy.vocab import BPEVocab, CharVocab, Vocab
 
 __all__ = [
     "__version__",
     "BPETokenizer",
+    "BPEVocab",
+    "CharVocab",
     "Checkpoint",
     "CheckpointError",
     "ConfigError",
@@ -42,12 +46,14 @@ __all__ = [
     "ModelConfig",
     "RecurrentState",
     "RnnpyError",
+    "RunMetadata",
     "StepResult",
     "TaskError",
     "TextTooShortError",
     "TokenizerError",
     "Trainer",
     "UsageError",
+    "Vocab",
     "VocabularyError",
     "load_checkpoint",
     "save_checkpoint",
