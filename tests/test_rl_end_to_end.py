@@ -9,32 +9,31 @@ import numpy as np
 import pytest
 
 import rnnpy
-from rnnpy.rl.codec import CharCodec
 from rnnpy.rl.grpo import GRPOConfig, RLReport, run_rl
 from rnnpy.rl.tasks import corpus_lines, get_task
 
 
-def warm_up(task_name: str, steps: int = 300, seq: int = 32, batch: int = 16) -> tuple[rnnpy.Model, CharCodec]:
+def warm_up(task_name: str, steps: int = 300, seq: int = 32, batch: int = 16) -> tuple[rnnpy.Model, rnnpy.CharVocab]:
     """Supervised training on `prompt+answer` lines: char vocabulary = sorted
     distinct characters of the corpus; random fixed-length windows."""
     text = "\n" + "\n".join(corpus_lines(get_task(task_name), 3000, seed=0)) + "\n"
-    codec = CharCodec.from_text(text)
-    ids = np.array(codec.encode(text), dtype=np.int64)
+    vocab = rnnpy.CharVocab.from_text(text)
+    ids = np.array(vocab.encode(text), dtype=np.int64)
     w = (len(ids) - 1) // seq
     x, y = ids[: w * seq].reshape(w, seq), ids[1 : w * seq + 1].reshape(w, seq)
-    cfg = rnnpy.ModelConfig(vocab_size=len(codec), embed_size=16, hidden_size=32, fast_mode=True)
+    cfg = rnnpy.ModelConfig(vocab_size=len(vocab), embed_size=16, hidden_size=32, fast_mode=True)
     model = rnnpy.Model(cfg, seed=0)
     idx = np.random.default_rng(0).integers(0, w, size=(steps, batch))
     rnnpy.Trainer(model, learning_rate=3e-3).steps(x[idx], y[idx])
-    return model, codec
+    return model, vocab
 
 
 def rl(task_name: str, episodes: int, **overrides: object) -> RLReport:
-    model, codec = warm_up(task_name)
+    model, vocab = warm_up(task_name)
     cfg = GRPOConfig(learning_rate=2e-3, prompts_per_episode=32, inner_steps=2, seed=1, eval_prompts=500)
     for k, v in overrides.items():
         setattr(cfg, k, v)
-    return run_rl(model, cfg.learning_rate, codec, task_name, episodes, cfg)
+    return run_rl(model, cfg.learning_rate, vocab, task_name, episodes, cfg)
 
 
 @pytest.mark.parametrize(("task", "episodes"), [("copy", 100), ("reverse", 100)])

@@ -27,7 +27,7 @@ from rnnpy.errors import (
     VocabularyError,
 )
 from rnnpy.metadata import RunMetadata
-from rnnpy.model import Model, ModelConfig, RecurrentState
+from rnnpy.model import Completion, GRPOBatch, GRPOStats, Model, ModelConfig, RecurrentState
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import StepResult, Trainer
 from rnnpy.vocab import BPEVocab, CharVocab, Vocab
@@ -39,7 +39,10 @@ __all__ = [
     "CharVocab",
     "Checkpoint",
     "CheckpointError",
+    "Completion",
     "ConfigError",
+    "GRPOBatch",
+    "GRPOStats",
     "InputError",
     "MetadataError",
     "Model",

@@ -4,6 +4,7 @@ core (which checks them and releases the GIL for the numerical work)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +15,16 @@ from rnnpy.errors import InputError
 
 ModelConfig = _core.ModelConfig
 RecurrentState = _core.RecurrentState
+GRPOStats = _core.GrpoStats
 FloatArray = npt.NDArray[np.float32]
+
+
+class Completion(NamedTuple):
+    """One sampled completion: its token ids and `log π(token)` of each under
+    the policy at temperature 1 (whatever temperature it was sampled at)."""
+
+    tokens: list[int]
+    log_probs: list[float]
 
 
 class Model:
@@ -56,6 +66,10 @@ class Model:
     def __repr__(self) -> str:
         return f"Model({self.config!r}, parameters={self.num_parameters:,})"
 
+    def copy(self) -> Model:
+        """An independent model with the same parameters."""
+        return Model.from_core(self._core.copy())
+
     def parameters(self) -> dict[str, FloatArray]:
         """Copies of every parameter, by MODEL.md name, in checkpoint order."""
         return dict(self._core.parameters())
@@ -92,3 +106,65 @@ class Model:
         if length < 0:
             raise InputError(f"length must be non-negative, got {length}")
         return list(self._core.generate(token_list(prompt, "prompt"), length, temperature, seed))
+
+    # -- reinforcement learning (rnnpy.rl) ------------------------------------
+
+    def sample_groups(
+        self,
+        prompts: Sequence[Sequence[int]],
+        group_size: int,
+        max_len: int,
+        stop_ids: Sequence[int],
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> list[Completion]:
+        """`group_size` completions per prompt, prompt-major (completion
+        `p·G + j` belongs to prompt `p`), each prompt fed once from zero state;
+        a completion ends after a stop id or at `max_len` tokens. Seeded; GIL released."""
+        ids = [token_list(p, "prompt") for p in prompts]
+        out = _core.rl_sample_groups(
+            self._core, ids, group_size, max_len, token_list(stop_ids, "stop_ids"), temperature, seed
+        )
+        return [Completion(list(t), list(lp)) for t, lp in out]
+
+    def token_log_probs(self, sequences: object) -> FloatArray:
+        """`log π(seq[n, t] | seq[n, < t])` for sequences `[N, T]` (column 0 is 0)."""
+        return _core.rl_token_log_probs(self._core, token_array(sequences, "sequences"))
+
+    def grpo_loss_and_grad(
+        self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0
+    ) -> tuple[GRPOStats, dict[str, FloatArray]]:
+        """The clipped GRPO loss of `batch` (see `Trainer.grpo_step`), its
+        statistics and the gradient of every parameter, without an update."""
+        stats, grads = _core.rl_loss_and_grad(self._core, batch.core, clip, kl_beta)
+        return stats, dict(grads)
+
+
+class GRPOBatch:
+    """Sequences `[N, T]` (prompt + completion, right-padded), a mask `[N, T]`
+    that is 1 at the completion tokens the loss covers, their log-probs when
+    sampled `[N, T]`, one advantage per sequence `[N]` and, for a KL penalty,
+    the reference policy's log-probs `[N, T]`. Copied into the core once (an
+    update can reuse it); the core checks shapes and values when it is used."""
+
+    def __init__(
+        self,
+        sequences: object,
+        mask: object,
+        old_log_probs: object,
+        advantages: object,
+        ref_log_probs: object | None = None,
+    ) -> None:
+        ref = None if ref_log_probs is None else float_array(ref_log_probs, "ref_log_probs")
+        self._core = _core.GrpoBatch(
+            token_array(sequences, "sequences"),
+            float_array(mask, "mask"),
+            float_array(old_log_probs, "old_log_probs"),
+            float_array(advantages, "advantages"),
+            ref,
+        )
+
+    @property
+    def core(self) -> _core.GrpoBatch:
+        """The raw binding, for Model.grpo_loss_and_grad and Trainer.grpo_step."""
+        return self._core

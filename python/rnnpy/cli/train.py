@@ -26,9 +26,9 @@ from rnnpy.cli.options import Options, UsageError, run_command
 from rnnpy.cli.vocab import BPEVocab, CharVocab, Vocab, load_tokenizer, read_training_text, vocab_for_checkpoint
 from rnnpy.model import Model, ModelConfig
 from rnnpy.rl.cli import config_from_args, run_phase
-from rnnpy.rl.codec import CharCodec
-from rnnpy.rl.tasks import get_task
+from rnnpy.rl.tasks import check_vocab, get_task
 from rnnpy.trainer import Trainer
+from rnnpy.vocab import CharVocab as TaskVocab
 from rnnpy.training import EpochResult, StopFlag, TextTooShortError, catch_sigint, fit, make_windows
 
 USAGE = "python -m rnnpy train [--name=value ...]"
@@ -118,7 +118,7 @@ class Run:
                 "(drop --useBPE)"
             )
         try:
-            CharCodec(self.vocab.chars).check_task(get_task(self.opts.rlTask))
+            check_vocab(TaskVocab(self.vocab.chars), get_task(self.opts.rlTask))
         except ValueError as e:
             raise UsageError(f"--rlTask={self.opts.rlTask}: {e}") from None
 
@@ -131,7 +131,7 @@ class Run:
         report = run_phase(
             self.model, self.trainer, self.vocab.chars, opts.rlTask, opts.rlEpisodes, config, self.out.line
         )
-        return report.metadata(config)
+        return report.record(config).to_dict()
 
     def _model(self) -> tuple[Model, Trainer, int]:
         opts = self.opts

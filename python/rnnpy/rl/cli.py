@@ -17,10 +17,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from rnnpy.rl.codec import CharCodec
 from rnnpy.rl.grpo import GRPOConfig, RLReport, run_rl
 from rnnpy.rl.options import RL_OPTIONS
-from rnnpy.rl.tasks import corpus_lines, get_task, task_names
+from rnnpy.rl.tasks import check_vocab, corpus_lines, get_task, task_names
+from rnnpy.vocab import CharVocab
 
 __all__ = ["RL_OPTIONS", "add_rl_options", "config_from_args", "main", "rl_command", "run_phase", "tasks_command"]
 
@@ -146,7 +146,7 @@ def run_phase(
     report = run_rl(
         model,
         trainer,
-        CharCodec(vocab),
+        CharVocab(vocab),
         task,
         episodes,
         config,
@@ -203,14 +203,14 @@ def rl_main(argv: Sequence[str]) -> int:
         raise ValueError(
             f"the vocabulary has {len(vocab)} characters but the checkpoint's model has {ck.config.vocab_size} tokens"
         )
-    CharCodec(vocab).check_task(get_task(ns.rlTask))
+    check_vocab(CharVocab(vocab), get_task(ns.rlTask))
     trainer = ck.trainer(learning_rate=cfg.learning_rate)
     say(f"Loaded binary checkpoint from {ns.loadCheckpoint} ({ck.config.num_parameters()} params)")
     report = run_phase(ck.model, trainer, vocab, ns.rlTask, ns.rlEpisodes, cfg, say)
     # Keep everything the checkpoint had (the old program's epoch/loss keys,
     # rnnpy's vocabulary and options) and add the RL run.
     meta = dict(ck.metadata or {})
-    meta["rl"] = report.metadata(cfg)
+    meta["rl"] = report.record(cfg).to_dict()
     ours = meta.setdefault("rnnpy", {})
     if isinstance(ours, dict) and "vocab" not in ours:  # so `generate` needs only this file
         ours["vocab"] = {"type": "char", "chars": list(vocab)}

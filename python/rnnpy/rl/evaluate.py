@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnpy import _core
-from rnnpy.model import Model
-from rnnpy.rl.codec import CharCodec
-from rnnpy.rl.tasks import Task, answer_text, draw_prompts
+from rnnpy.model import Completion, Model
+from rnnpy.rl.tasks import Task, answer_text, draw_prompts, stop_ids
+from rnnpy.vocab import CharVocab
 
 #: Seed of the held-out prompts; RL training prompts use other seeds.
 HELD_OUT_SEED = 987_654_321
@@ -32,16 +31,16 @@ def held_out_prompts(task: Task, n: int = 200, seed: int = HELD_OUT_SEED) -> lis
 
 
 def complete(
-    model: Model, codec: CharCodec, prompts: list[str], group_size: int, max_len: int, temperature: float, seed: int
-) -> list[tuple[list[int], list[float]]]:
-    """`group_size` completions per prompt (prompt-major) from Rust, GIL released."""
-    ids = [codec.encode(PROMPT_PREFIX + p) for p in prompts]
-    return _core.rl_sample_groups(model._core, ids, group_size, max_len, codec.stop_ids, temperature, seed)
+    model: Model, vocab: CharVocab, prompts: list[str], group_size: int, max_len: int, temperature: float, seed: int
+) -> list[Completion]:
+    """`group_size` completions per prompt (prompt-major), each prompt fed after a newline."""
+    ids = [vocab.encode(PROMPT_PREFIX + p) for p in prompts]
+    return model.sample_groups(ids, group_size, max_len, stop_ids(vocab), temperature, seed)
 
 
-def evaluate(model: Model, codec: CharCodec, task: Task, prompts: list[str], max_len: int = 20) -> EvalResult:
-    outs = complete(model, codec, prompts, 1, max_len, 0.0, 0)
-    answers = [answer_text(codec.decode(toks)) for toks, _ in outs]
+def evaluate(model: Model, vocab: CharVocab, task: Task, prompts: list[str], max_len: int = 20) -> EvalResult:
+    outs = complete(model, vocab, prompts, 1, max_len, 0.0, 0)
+    answers = [answer_text(vocab.decode(c.tokens)) for c in outs]
     rewards = [task.reward(p, a) for p, a in zip(prompts, answers)]
     exact = sum(r >= 1.0 for r in rewards) / len(prompts)
     examples = tuple(zip(prompts[:5], answers[:5], rewards[:5]))

@@ -3,37 +3,44 @@
 Per episode (one batch of `prompts_per_episode` prompts):
 
 1. sample `G` completions per prompt from the policy, the prompt fed first
-   (Rust, GIL released);
+   (`Model.sample_groups`: Rust, GIL released);
 2. reward each completion with the task's verifier;
 3. advantage `A = (r − mean) / (std + 1e-4)` within each group; groups whose
    rewards are all equal carry no signal and are dropped (and counted);
 4. `inner_steps` times: the clipped GRPO loss (+ β·KL to the policy at the
-   start of RL), its gradient, global-norm clip and AdamW (Rust).
+   start of RL), its gradient, global-norm clip and AdamW
+   (`Trainer.grpo_step`: Rust, the trainer's own AdamW state).
 
 `run_rl` wraps this with a held-out greedy evaluation before and after.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
-from rnnpy import _core
-from rnnpy.model import Model
-from rnnpy.rl.codec import CharCodec
+from rnnpy.errors import InputError, VocabularyError
+from rnnpy.metadata import EvalScore, RLRecord
+from rnnpy.model import GRPOBatch, GRPOStats, Model
 from rnnpy.rl.evaluate import PROMPT_PREFIX, EvalResult, complete, evaluate, held_out_prompts
-from rnnpy.rl.tasks import Task, answer_text, get_task
+from rnnpy.rl.tasks import Task, answer_text, check_vocab, get_task, stop_ids
 from rnnpy.trainer import Trainer
+from rnnpy.vocab import CharVocab
 
 ADV_EPS = 1e-4
 
 
 @dataclass
 class GRPOConfig:
+    """The settings of one RL run. The Rust core checks the ones it uses
+    (clip, β, learning rate, sampling); `check` the rest."""
+
     group_size: int = 8  # G, completions per prompt (--rlGroupSize)
     prompts_per_episode: int = 8  # prompts per batch (--rlPrompts)
     clip: float = 0.2  # ε (--rlClip)
@@ -51,16 +58,14 @@ class GRPOConfig:
     negate_advantages: bool = False
 
     def check(self) -> None:
+        """The rules only the Python loop relies on."""
         if self.group_size < 2:
-            raise ValueError(f"rlGroupSize must be at least 2 (advantages compare within a group), got {self.group_size}")
-        if not 0 < self.clip < 1:
-            raise ValueError(f"rlClip must be in (0, 1), got {self.clip}")
-        if self.kl_beta < 0:
-            raise ValueError(f"rlKL must be non-negative, got {self.kl_beta}")
-        if self.inner_steps < 1 or self.prompts_per_episode < 1 or self.max_len < 1:
-            raise ValueError("rlInnerSteps, rlPrompts and rlMaxLen must be at least 1")
-        if self.learning_rate <= 0:
-            raise ValueError(f"rlLearningRate must be positive, got {self.learning_rate}")
+            raise InputError(
+                f"rlGroupSize must be at least 2 (advantages compare within a group), got {self.group_size}"
+            )
+        for name in ("inner_steps", "log_every", "eval_prompts"):
+            if getattr(self, name) < 1:
+                raise InputError(f"GRPO {name} must be at least 1, got {getattr(self, name)}")
 
 
 @dataclass
@@ -101,24 +106,24 @@ class RLReport:
     episodes: list[EpisodeStats] = field(default_factory=list)
     seconds: float = 0.0
 
-    def metadata(self, config: GRPOConfig) -> dict[str, object]:
+    def record(self, config: GRPOConfig) -> RLRecord:
         """What a checkpoint's metadata records about this run."""
-        return {
-            "task": self.task,
-            "episodes": len(self.episodes),
-            "group_size": config.group_size,
-            "prompts_per_episode": config.prompts_per_episode,
-            "clip": config.clip,
-            "kl": config.kl_beta,
-            "inner_steps": config.inner_steps,
-            "learning_rate": config.learning_rate,
-            "seed": config.seed,
-            "before": {"exact": self.before.exact, "mean_reward": self.before.mean_reward},
-            "after": {"exact": self.after.exact, "mean_reward": self.after.mean_reward},
-        }
+        return RLRecord(
+            task=self.task,
+            episodes=len(self.episodes),
+            group_size=config.group_size,
+            prompts_per_episode=config.prompts_per_episode,
+            clip=config.clip,
+            kl=config.kl_beta,
+            inner_steps=config.inner_steps,
+            learning_rate=config.learning_rate,
+            seed=config.seed,
+            before=EvalScore(self.before.exact, self.before.mean_reward),
+            after=EvalScore(self.after.exact, self.after.mean_reward),
+        )
 
 
-def group_advantages(rewards: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def group_advantages(rewards: npt.ArrayLike) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
     """`rewards [P, G]` -> `(advantages [P, G], informative [P])`.
 
     `A = (r − mean) / (std + 1e-4)` per group (population std). A group whose
@@ -134,7 +139,7 @@ def group_advantages(rewards: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def build_batch(
     prompt_ids: Sequence[list[int]], completions: Sequence[tuple[list[int], list[float]]], pad_id: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Sequences `[N, T]` (prompt + completion, right-padded with `pad_id`),
     the completion mask and the sampling log-probs at completion positions."""
     lengths = [len(p) + len(c) for p, (c, _) in zip(prompt_ids, completions)]
@@ -150,44 +155,38 @@ def build_batch(
     return seqs, mask, old
 
 
-def copy_model(model: Model) -> Model:
-    ref = Model(model.config)
-    ref.set_parameters(model.parameters())
-    return ref
-
-
 class GRPO:
-    """One RL run's state: the policy, the frozen reference, the optimizer."""
+    """One RL run's state: the policy, the frozen reference, the trainer."""
 
-    def __init__(self, model: Model, codec: CharCodec, task: Task, config: GRPOConfig, optimizer: Trainer | None = None):
+    def __init__(
+        self, model: Model, vocab: CharVocab, task: Task, config: GRPOConfig, trainer: Trainer | None = None
+    ) -> None:
         config.check()
-        codec.check_task(task)
-        if len(codec) != model.config.vocab_size:
-            raise ValueError(f"the vocabulary has {len(codec)} characters, the model {model.config.vocab_size} tokens")
-        self.model, self.codec, self.task, self.config = model, codec, task, config
-        self.reference = copy_model(model)
-        self.opt = _core.RlOptimizer(model._core, config.learning_rate, config.weight_decay, config.grad_clip)
-        self.trainer = optimizer
-        if optimizer is not None:  # continue the supervised AdamW state
-            self.opt.set_state(*optimizer.state())
+        check_vocab(vocab, task)
+        if len(vocab) != model.config.vocab_size:
+            raise VocabularyError(
+                f"the vocabulary has {len(vocab)} characters, the model {model.config.vocab_size} tokens"
+            )
+        if trainer is None:  # a fresh AdamW for RL
+            trainer = Trainer(model, config.learning_rate, config.weight_decay, config.grad_clip)
+        elif trainer.model is not model:
+            raise ValueError("the trainer belongs to a different model")
+        self.model, self.vocab, self.task, self.config, self.trainer = model, vocab, task, config, trainer
+        self.reference = model.copy()
+        self.stop_ids = stop_ids(vocab)
         self.rng = random.Random(config.seed)
         self.episode = 0
         self.reward_sum = 0.0
         self.start = time.perf_counter()
 
-    def sync_trainer(self) -> None:
-        """Hands the AdamW state back to the supervised trainer, if there is one."""
-        if self.trainer is not None:
-            self.trainer.set_state(*self.opt.state())
-
     def step(self) -> EpisodeStats:
-        cfg, task, codec = self.config, self.task, self.codec
+        cfg, task, vocab = self.config, self.task, self.vocab
         self.episode += 1
         prompts = [task.make(self.rng)[0] for _ in range(cfg.prompts_per_episode)]
         seed = (cfg.seed * 1_000_003 + self.episode) % 2**63
-        outs = complete(self.model, codec, prompts, cfg.group_size, cfg.max_len, cfg.temperature, seed)
+        outs = complete(self.model, vocab, prompts, cfg.group_size, cfg.max_len, cfg.temperature, seed)
         g = cfg.group_size
-        answers = [answer_text(codec.decode(toks)) for toks, _ in outs]
+        answers = [answer_text(vocab.decode(c.tokens)) for c in outs]
         rewards = np.array([task.reward(prompts[i // g], a) for i, a in enumerate(answers)]).reshape(-1, g)
         adv, informative = group_advantages(rewards)
         if cfg.negate_advantages:
@@ -195,17 +194,16 @@ class GRPO:
         mean_reward = float(rewards.mean())
         self.reward_sum += mean_reward
         best = int(np.argmax(rewards.reshape(-1)))
-        stats = {"kl": 0.0, "clip_fraction": 0.0, "mean_ratio": 1.0, "loss": 0.0, "grad_norm": 0.0}
+        stats: GRPOStats | None = None
         keep = [i for i in range(len(outs)) if informative[i // g]]
         if keep:
-            prompt_ids = [codec.encode(PROMPT_PREFIX + prompts[i // g]) for i in keep]
-            seqs, mask, old = build_batch(prompt_ids, [outs[i] for i in keep], codec.stop_ids[0])
-            ref = _core.rl_token_log_probs(self.reference._core, seqs)
-            a = np.ascontiguousarray(adv.reshape(-1)[keep], dtype=np.float32)
-            for k in range(cfg.inner_steps):
-                s = self.opt.step(self.model._core, seqs, mask, old, ref, a, cfg.clip, cfg.kl_beta)
-                if k == 0:
-                    stats = dict(s)
+            prompt_ids = [vocab.encode(PROMPT_PREFIX + prompts[i // g]) for i in keep]
+            seqs, mask, old = build_batch(prompt_ids, [outs[i] for i in keep], self.stop_ids[0])
+            batch = GRPOBatch(seqs, mask, old, adv.reshape(-1)[keep], self.reference.token_log_probs(seqs))
+            with self.trainer.using(cfg.learning_rate, cfg.weight_decay, cfg.grad_clip):
+                for k in range(cfg.inner_steps):
+                    s = self.trainer.grpo_step(batch, cfg.clip, cfg.kl_beta)
+                    stats = s if k == 0 else stats
         return EpisodeStats(
             episode=self.episode,
             mean_reward=mean_reward,
@@ -213,12 +211,12 @@ class GRPO:
             exact=float((rewards >= 1.0).mean()),
             zero_spread=int((~informative).sum()),
             groups=len(prompts),
-            mean_length=float(np.mean([len(t) for t, _ in outs])),
-            kl=float(stats["kl"]),
-            clip_fraction=float(stats["clip_fraction"]),
-            mean_ratio=float(stats["mean_ratio"]),
-            loss=float(stats["loss"]),
-            grad_norm=float(stats["grad_norm"]),
+            mean_length=float(np.mean([len(c.tokens) for c in outs])),
+            kl=stats.kl if stats else 0.0,
+            clip_fraction=stats.clip_fraction if stats else 0.0,
+            mean_ratio=stats.mean_ratio if stats else 1.0,
+            loss=stats.loss if stats else 0.0,
+            grad_norm=stats.grad_norm if stats else 0.0,
             example=(prompts[best // g], answers[best], float(rewards.reshape(-1)[best])),
             elapsed=time.perf_counter() - self.start,
         )
@@ -227,7 +225,7 @@ class GRPO:
 def run_rl(
     model: Model,
     trainer_or_lr: Trainer | float,
-    vocab: Sequence[str] | CharCodec,
+    vocab: Sequence[str] | CharVocab,
     task: Task | str,
     episodes: int,
     config: GRPOConfig | None = None,
@@ -239,8 +237,9 @@ def run_rl(
 
     `trainer_or_lr`: a learning rate (a fresh AdamW for RL), or the supervised
     `Trainer` — then RL continues its AdamW moments and step count (at
-    `config.learning_rate`, not the trainer's rate) and hands them back at the
-    end, so a checkpoint saved with that trainer stays consistent. `on_episode` is called every `config.log_every` episodes and
+    `config.learning_rate`, weight decay and clip; the trainer's own come
+    back after each update), so a checkpoint saved with that trainer stays
+    consistent. `on_episode` is called every `config.log_every` episodes and
     on the first; `on_eval` with ("before" | "after", result).
     """
     config = GRPOConfig() if config is None else config
@@ -248,14 +247,14 @@ def run_rl(
     if isinstance(trainer_or_lr, Trainer):
         trainer = trainer_or_lr
     else:
-        config.learning_rate = float(trainer_or_lr)
-    codec = vocab if isinstance(vocab, CharCodec) else CharCodec(vocab)
+        config = dataclasses.replace(config, learning_rate=float(trainer_or_lr))
+    vocab = vocab if isinstance(vocab, CharVocab) else CharVocab(vocab)
     task = get_task(task) if isinstance(task, str) else task
     if episodes < 0:
-        raise ValueError(f"rlEpisodes must be non-negative, got {episodes}")
-    run = GRPO(model, codec, task, config, trainer)
+        raise InputError(f"rlEpisodes must be non-negative, got {episodes}")
+    run = GRPO(model, vocab, task, config, trainer)
     held_out = held_out_prompts(task, config.eval_prompts)
-    before = evaluate(model, codec, task, held_out, config.max_len)
+    before = evaluate(model, vocab, task, held_out, config.max_len)
     if on_eval:
         on_eval("before", before)
     history = []
@@ -264,8 +263,7 @@ def run_rl(
         history.append(s)
         if on_episode and (s.episode == 1 or s.episode % config.log_every == 0):
             on_episode(s)
-    run.sync_trainer()
-    after = evaluate(model, codec, task, held_out, config.max_len)
+    after = evaluate(model, vocab, task, held_out, config.max_len)
     if on_eval:
         on_eval("after", after)
     return RLReport(task.name, before, after, history, time.perf_counter() - run.start)

@@ -22,6 +22,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rnnpy.errors import TaskError
+from rnnpy.vocab import CharVocab
+
 LETTERS = "abcdefghij"
 DIGITS = "0123456789"
 STOP_CHARS = "\n|"
@@ -62,11 +65,30 @@ def get_task(name: str) -> Task:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown RL task '{name}' (known: {', '.join(task_names())})") from None
+        raise TaskError(f"unknown RL task '{name}' (known: {', '.join(task_names())})") from None
 
 
 def task_names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def stop_ids(vocab: CharVocab) -> list[int]:
+    """The ids that end an answer (newline, `|`) in a character vocabulary."""
+    ids = [vocab.id(c) for c in STOP_CHARS if c in vocab]
+    if not ids:
+        raise TaskError("the vocabulary has no newline (or '|'), so no answer could end")
+    return ids
+
+
+def check_vocab(vocab: CharVocab, task: Task) -> None:
+    """A vocabulary must hold a stop character and every character `task` and its corpus use."""
+    stop_ids(vocab)
+    missing = sorted(set(task.alphabet + "\n") - set(vocab.chars))
+    if missing:
+        raise TaskError(
+            f"the model's vocabulary lacks characters task '{task.name}' needs: {''.join(missing)!r}; "
+            "train on a corpus from `python -m rnnpy tasks` (or one containing these characters)"
+        )
 
 
 def answer_text(completion: str) -> str:

@@ -25,7 +25,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<checkpoint::PyCheckpointRecord>()?;
     m.add_function(wrap_pyfunction!(checkpoint::read_checkpoint, m)?)?;
     m.add_function(wrap_pyfunction!(checkpoint::write_checkpoint, m)?)?;
-    m.add_class::<rl::PyRlOptimizer>()?;
+    m.add_class::<rl::PyGrpoBatch>()?;
+    m.add_class::<rl::PyGrpoStats>()?;
     m.add_function(wrap_pyfunction!(rl::rl_sample_groups, m)?)?;
     m.add_function(wrap_pyfunction!(rl::rl_token_log_probs, m)?)?;
     m.add_function(wrap_pyfunction!(rl::rl_loss_and_grad, m)?)?;

@@ -147,6 +147,11 @@ impl PyModel {
         PyModelConfig { inner: self.inner.config.clone() }
     }
 
+    /// An independent copy (same parameters).
+    fn copy(&self) -> PyModel {
+        self.clone()
+    }
+
     /// `{name: float32 array}` copies, in the checkpoint's order.
     fn parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);

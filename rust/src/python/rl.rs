@@ -1,6 +1,7 @@
-//! RL bindings: group sampling, token log-probs, the GRPO loss and gradient,
-//! and an optimizer that applies it (the core `Trainer`'s clip + AdamW). Each
-//! copies its inputs into Rust values, then releases the GIL.
+//! RL bindings: group sampling, token log-probs and the GRPO loss with its
+//! gradient (the update itself is `Trainer.grpo_step`, in `trainer.rs`, so
+//! AdamW's state never leaves Rust). Each copies its inputs into Rust values,
+//! then releases the GIL. The typed API is `rnnpy.Model` / `rnnpy.Trainer`.
 
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -11,8 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use super::arrays::{check_len, copied, grads_dict, to_numpy, tokens2};
 use super::errors::input;
 use super::model::{check_temperature, PyModel};
-use crate::rl::{self, GrpoBatch, GrpoConfig, GrpoStats, SampleConfig};
-use crate::train::Trainer;
+use crate::optim::clip_global_norm;
+use crate::rl::{self, GrpoBatch, GrpoConfig, SampleConfig};
 
 /// `G` completions per prompt (prompt-major), sampled after feeding each
 /// prompt once: `[(token ids, log-probs under the policy at temperature 1)]`.
@@ -50,8 +51,10 @@ pub fn rl_token_log_probs<'py>(
     to_numpy(py, out.data, &[n, t])
 }
 
-/// A GRPO batch copied out of numpy arrays (all per-token arrays `[N, T]`).
-struct OwnedBatch {
+/// A GRPO batch, copied out of numpy arrays once (all per-token arrays
+/// `[N, T]`, advantages `[N]`) and checked when used.
+#[pyclass(name = "GrpoBatch", module = "rnnpy._core", frozen)]
+pub struct PyGrpoBatch {
     seqs: Vec<u32>,
     n: usize,
     t: usize,
@@ -61,13 +64,16 @@ struct OwnedBatch {
     adv: Vec<f32>,
 }
 
-impl OwnedBatch {
+#[pymethods]
+impl PyGrpoBatch {
+    #[new]
+    #[pyo3(signature = (sequences, mask, old_log_probs, advantages, ref_log_probs=None))]
     fn new(
         sequences: PyReadonlyArray2<u32>,
         mask: PyReadonlyArray2<f32>,
-        old: PyReadonlyArray2<f32>,
-        reference: Option<PyReadonlyArray2<f32>>,
+        old_log_probs: PyReadonlyArray2<f32>,
         advantages: PyReadonlyArray1<f32>,
+        ref_log_probs: Option<PyReadonlyArray2<f32>>,
     ) -> PyResult<Self> {
         let (seqs, n, t) = tokens2(&sequences);
         let flat = |a: &PyReadonlyArray2<f32>, what: &str| -> PyResult<Vec<f32>> {
@@ -78,18 +84,20 @@ impl OwnedBatch {
         };
         let adv = copied(&advantages);
         check_len("advantages", adv.len(), n)?;
-        Ok(OwnedBatch {
+        Ok(PyGrpoBatch {
             mask: flat(&mask, "mask")?,
-            old: flat(&old, "old log-probs")?,
-            reference: reference.as_ref().map(|r| flat(r, "reference log-probs")).transpose()?,
+            old: flat(&old_log_probs, "old log-probs")?,
+            reference: ref_log_probs.as_ref().map(|r| flat(r, "reference log-probs")).transpose()?,
             seqs,
             n,
             t,
             adv,
         })
     }
+}
 
-    fn view(&self) -> GrpoBatch<'_> {
+impl PyGrpoBatch {
+    pub fn view(&self) -> GrpoBatch<'_> {
         GrpoBatch {
             sequences: &self.seqs,
             n: self.n,
@@ -102,94 +110,63 @@ impl OwnedBatch {
     }
 }
 
-fn stats_dict<'py>(py: Python<'py>, s: &GrpoStats, grad_norm: Option<f32>) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("loss", s.loss)?;
-    d.set_item("mean_ratio", s.mean_ratio)?;
-    d.set_item("clip_fraction", s.clip_fraction)?;
-    d.set_item("kl", s.kl)?;
-    d.set_item("tokens", s.tokens)?;
-    if let Some(g) = grad_norm {
-        d.set_item("grad_norm", g)?;
+/// What one GRPO loss evaluation (or update) measured, before any update.
+#[pyclass(name = "GrpoStats", module = "rnnpy._core", frozen, get_all)]
+#[derive(Clone, Copy)]
+pub struct PyGrpoStats {
+    /// The clipped GRPO loss (mean over completion tokens, + β·KL).
+    pub loss: f32,
+    /// Mean of ρ = π_θ / π_old over completion tokens.
+    pub mean_ratio: f32,
+    /// Share of completion tokens whose clipped branch was chosen.
+    pub clip_fraction: f32,
+    /// Mean k3 estimate of KL(π_θ ‖ π_ref) (0 without reference log-probs).
+    pub kl: f32,
+    /// Completion tokens in the batch.
+    pub tokens: usize,
+    /// Global L2 norm of the loss gradient (before any clipping).
+    pub grad_norm: f32,
+}
+
+impl PyGrpoStats {
+    pub fn new(s: rl::GrpoStats, grad_norm: f32) -> Self {
+        PyGrpoStats {
+            loss: s.loss,
+            mean_ratio: s.mean_ratio,
+            clip_fraction: s.clip_fraction,
+            kl: s.kl,
+            tokens: s.tokens,
+            grad_norm,
+        }
     }
-    Ok(d)
+}
+
+#[pymethods]
+impl PyGrpoStats {
+    fn __repr__(&self) -> String {
+        format!(
+            "GrpoStats(loss={}, mean_ratio={}, clip_fraction={}, kl={}, tokens={}, grad_norm={})",
+            self.loss, self.mean_ratio, self.clip_fraction, self.kl, self.tokens, self.grad_norm
+        )
+    }
 }
 
 /// The GRPO loss, its statistics and the gradient of every parameter:
 /// `(stats, {name: gradient})`.
 #[pyfunction]
-#[pyo3(signature = (model, sequences, mask, old_log_probs, ref_log_probs, advantages, clip=0.2, kl_beta=0.0))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (model, batch, clip=0.2, kl_beta=0.0))]
 pub fn rl_loss_and_grad<'py>(
     py: Python<'py>,
     model: &PyModel,
-    sequences: PyReadonlyArray2<u32>,
-    mask: PyReadonlyArray2<f32>,
-    old_log_probs: PyReadonlyArray2<f32>,
-    ref_log_probs: Option<PyReadonlyArray2<f32>>,
-    advantages: PyReadonlyArray1<f32>,
+    batch: &PyGrpoBatch,
     clip: f32,
     kl_beta: f32,
-) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
-    let batch = OwnedBatch::new(sequences, mask, old_log_probs, ref_log_probs, advantages)?;
+) -> PyResult<(PyGrpoStats, Bound<'py, PyDict>)> {
     let m = &model.inner;
-    let (stats, grads) = py.allow_threads(|| rl::grpo_loss_and_grad(m, batch.view(), GrpoConfig { clip, kl_beta }))?;
-    Ok((stats_dict(py, &stats, None)?, grads_dict(py, m, grads)?))
-}
-
-/// The RL phase's optimizer: a core `Trainer` (global-norm clip + AdamW)
-/// whose steps are GRPO gradients.
-#[pyclass(name = "RlOptimizer", module = "rnnpy._core")]
-pub struct PyRlOptimizer {
-    inner: Trainer,
-}
-
-#[pymethods]
-impl PyRlOptimizer {
-    #[new]
-    #[pyo3(signature = (model, learning_rate=1e-4, weight_decay=0.0, grad_clip=1.0))]
-    fn new(model: &PyModel, learning_rate: f32, weight_decay: f32, grad_clip: f32) -> Self {
-        PyRlOptimizer { inner: Trainer::new(&model.inner, learning_rate, weight_decay, grad_clip) }
-    }
-
-    #[getter]
-    fn optimizer_step(&self) -> usize {
-        self.inner.optimizer.step
-    }
-
-    /// One GRPO update: loss and gradient, clip, AdamW. Returns the statistics
-    /// (before the update) and the pre-clip gradient norm.
-    #[pyo3(signature = (model, sequences, mask, old_log_probs, ref_log_probs, advantages, clip=0.2, kl_beta=0.0))]
-    #[allow(clippy::too_many_arguments)]
-    fn step<'py>(
-        &mut self,
-        py: Python<'py>,
-        model: &Bound<PyModel>,
-        sequences: PyReadonlyArray2<u32>,
-        mask: PyReadonlyArray2<f32>,
-        old_log_probs: PyReadonlyArray2<f32>,
-        ref_log_probs: Option<PyReadonlyArray2<f32>>,
-        advantages: PyReadonlyArray1<f32>,
-        clip: f32,
-        kl_beta: f32,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let batch = OwnedBatch::new(sequences, mask, old_log_probs, ref_log_probs, advantages)?;
-        let mut m = model.borrow_mut();
-        let (trainer, model) = (&mut self.inner, &mut m.inner);
-        let (stats, norm) = py.allow_threads(|| -> crate::Result<(GrpoStats, f32)> {
-            let (stats, mut grads) = rl::grpo_loss_and_grad(model, batch.view(), GrpoConfig { clip, kl_beta })?;
-            Ok((stats, trainer.apply(model, &mut grads)))
-        })?;
-        stats_dict(py, &stats, Some(norm))
-    }
-
-    /// AdamW state `(step, m, v)`, flat float32 in checkpoint order.
-    fn state<'py>(&self, py: Python<'py>) -> PyResult<(usize, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        super::arrays::optimizer_state(py, &self.inner.optimizer)
-    }
-
-    /// Restores AdamW state (e.g. from a supervised `Trainer.state()`).
-    fn set_state(&mut self, step: usize, m: PyReadonlyArray1<f32>, v: PyReadonlyArray1<f32>) -> PyResult<()> {
-        super::arrays::set_optimizer_state(&mut self.inner.optimizer, step, m, v)
-    }
+    let (stats, grads, norm) = py.allow_threads(|| -> crate::Result<_> {
+        let (stats, mut grads) = rl::grpo_loss_and_grad(m, batch.view(), GrpoConfig { clip, kl_beta })?;
+        let norm = clip_global_norm(&mut grads, 0.0); // 0: measure only
+        Ok((stats, grads, norm))
+    })?;
+    Ok((PyGrpoStats::new(stats, norm), grads_dict(py, m, grads)?))
 }

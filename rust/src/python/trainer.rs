@@ -1,5 +1,5 @@
 //! `Trainer`: AdamW state plus one training step (or many) per call, with the
-//! GIL released.
+//! GIL released. Supervised steps and GRPO updates share the one AdamW.
 
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
 use pyo3::prelude::*;
@@ -7,7 +7,9 @@ use pyo3::prelude::*;
 use super::arrays::{to_numpy, token_pair};
 use super::errors::input;
 use super::model::PyModel;
+use super::rl::{PyGrpoBatch, PyGrpoStats};
 use crate::nn::model::Batch;
+use crate::rl::{grpo_loss_and_grad, GrpoConfig};
 use crate::train::Trainer;
 
 #[pyclass(name = "Trainer", module = "rnnpy._core")]
@@ -125,6 +127,27 @@ impl PyTrainer {
         let losses = stats.iter().map(|s| s.loss).collect();
         let norms = stats.iter().map(|s| s.grad_norm).collect();
         Ok((to_numpy(py, losses, &[n])?, to_numpy(py, norms, &[n])?))
+    }
+
+    /// One GRPO update of `model`: the loss and its gradient, global-norm
+    /// clip, AdamW (this trainer's moments and step). Returns the statistics
+    /// before the update, with the pre-clip gradient norm.
+    #[pyo3(signature = (model, batch, clip=0.2, kl_beta=0.0))]
+    fn grpo_step(
+        &mut self,
+        py: Python<'_>,
+        model: &Bound<PyModel>,
+        batch: &PyGrpoBatch,
+        clip: f32,
+        kl_beta: f32,
+    ) -> PyResult<PyGrpoStats> {
+        let mut m = model.borrow_mut();
+        let (trainer, model) = (&mut self.inner, &mut m.inner);
+        let (stats, norm) = py.allow_threads(|| -> crate::Result<_> {
+            let (stats, mut grads) = grpo_loss_and_grad(model, batch.view(), GrpoConfig { clip, kl_beta })?;
+            Ok((stats, trainer.apply(model, &mut grads)))
+        })?;
+        Ok(PyGrpoStats::new(stats, norm))
     }
 
     /// AdamW state: `(step, m, v)` with `m`, `v` flat float32 (checkpoint order).
