@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from rnnpy.cli.options import OPTIONS, SAMPLE_TEXT, UsageError, parse
+
+from rnnpy.cli.options import OPTIONS, SAMPLE_TEXT, options_for
+from rnnpy.cli.parser import parse
 from rnnpy.cli.train import epoch_path
+from rnnpy.errors import UsageError
 
 OLD_DEFAULTS = {
     "hiddenSize": 32, "numLayers": 1, "embedSize": 16, "numHeads": 4, "numExperts": 4, "topK": 1,
@@ -35,10 +38,10 @@ OLD_VALUES = {
 
 
 def test_defaults_are_the_old_programs():
-    opts = parse([])
+    opts = parse([]).values
     for name, value in OLD_DEFAULTS.items():
-        assert getattr(opts, name) == value, name
-    assert opts.gradClip == 1.0 and opts.quiet is False and opts.metricsFile == "" and opts.seed == ""
+        assert opts[name] == value, name
+    assert opts["gradClip"] == 1.0 and opts["quiet"] is False and opts["metricsFile"] == "" and opts["seed"] == ""
 
 
 @pytest.mark.parametrize("name", sorted(OLD_VALUES))
@@ -52,7 +55,7 @@ def test_every_old_option_in_every_spelling(name):
         [f"--{kebab}", text],
     ):
         opts = parse(argv)
-        assert getattr(opts, name) == value, argv
+        assert opts.values[name] == value, argv
         assert opts.given == {name}
 
 
@@ -66,13 +69,13 @@ def test_table_covers_the_old_options_and_the_new_ones():
     "text,value", [("true", True), ("1", True), ("YES", True), ("false", False), ("0", False), ("no", False)]
 )
 def test_booleans(text, value):
-    assert parse([f"--fastMode={text}"]).fastMode is value
-    assert parse(["--fast-mode", text]).fastMode is value
+    assert parse([f"--fastMode={text}"]).values["fastMode"] is value
+    assert parse(["--fast-mode", text]).values["fastMode"] is value
 
 
 def test_boolean_alone_means_true_and_does_not_eat_the_next_option():
-    opts = parse(["--quiet", "--epochs", "3"])
-    assert opts.quiet is True and opts.epochs == 3
+    opts = parse(["--quiet", "--epochs", "3"]).values
+    assert opts["quiet"] is True and opts["epochs"] == 3
 
 
 @pytest.mark.parametrize(
@@ -113,7 +116,7 @@ def test_help_lists_every_option_with_its_default():
         [sys.executable, "-m", "rnnpy", "train", "--help"], capture_output=True, text=True, check=False
     )
     assert out.returncode == 0
-    for o in OPTIONS:
+    for o in options_for("train"):
         assert f"--{o.name}" in out.stdout
     assert "./checkpoint.bin" in out.stdout and "0.001" in out.stdout and "(built-in sample)" in out.stdout
     top = subprocess.run([sys.executable, "-m", "rnnpy", "--help"], capture_output=True, text=True, check=False)

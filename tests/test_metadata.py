@@ -1,11 +1,14 @@
 """RunMetadata: the one reader and writer of checkpoint metadata. Every shape
 earlier rnnpy versions wrote (tests/fixtures/metadata) and the old program's
-(the golden checkpoints) is read and survives a round trip."""
+(the golden checkpoints) is read, survives a round trip, and the commands
+still work on checkpoints that carry it."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,10 @@ from rnnpy.metadata import SCHEMA, EvalScore, RLRecord, RngState, RunMetadata
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
 GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
+ARCHITECTURE = {
+    "hiddenSize": "hidden_size", "embedSize": "embed_size", "numLayers": "num_layers", "numHeads": "num_heads",
+    "numExperts": "num_experts", "topK": "top_k", "fastMode": "fast_mode", "useRWKV": "use_rwkv",
+}  # fmt: skip
 
 
 def fixtures() -> list[Path]:
@@ -119,3 +126,45 @@ def test_what_does_not_fit_is_a_metadata_error_naming_the_key(d, key):
     with pytest.raises(rnnpy.MetadataError, match=key) as e:
         RunMetadata.from_dict(d)
     assert isinstance(e.value, rnnpy.CheckpointError) and isinstance(e.value, ValueError)
+
+
+def _checkpoint(path: Path, vocab_size: int, meta: dict) -> Path:
+    """A checkpoint carrying `meta`, its model shaped by the options recorded (or g2's, for old-program files)."""
+    options = meta.get("rnnpy", {}).get("options")
+    if options is None:
+        ck = rnnpy.load_checkpoint(GOLDEN / "g2" / "checkpoint.bin")
+        model = ck.model
+    else:
+        cfg = {field: options[name] for name, field in ARCHITECTURE.items()}
+        model = rnnpy.Model(rnnpy.ModelConfig(vocab_size=vocab_size, **cfg), seed=0)
+    rnnpy.save_checkpoint(path, model, metadata=meta)
+    return path
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    p = subprocess.run([sys.executable, "-m", "rnnpy", *args], cwd=cwd, capture_output=True, check=False, timeout=120)
+    out = subprocess.CompletedProcess(p.args, p.returncode, p.stdout.decode(), p.stderr.decode())
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    return out
+
+
+@pytest.mark.skipif(not GOLDEN.is_dir(), reason="../shared/golden is not present")
+@pytest.mark.parametrize("path", fixtures(), ids=lambda p: p.stem)
+def test_commands_work_on_checkpoints_earlier_versions_wrote(path, tmp_path):
+    vocab_size, meta = fixture(path)
+    ck = _checkpoint(tmp_path / "old.bin", vocab_size, meta)
+    vocab = RunMetadata.from_dict(meta).vocab
+    assert vocab is not None
+    prompt = [] if "start" in meta.get("rnnpy", {}) else [f"--prompt={vocab.token(vocab.size - 1)}"]
+    g = run(tmp_path, "generate", f"--loadCheckpoint={ck}", "--genLength=5", "--temperature=0", "--quiet", *prompt)
+    assert len(g.stdout) > 5
+    if isinstance(vocab, rnnpy.CharVocab) and "\n" in vocab and ":" in vocab:  # the copy-task models
+        text = "".join(vocab.chars) * 20
+        run(tmp_path, "train", f"--loadCheckpoint={ck}", f"--trainingText={text}", f"--epochs={meta['epoch'] + 1}",
+            "--genLength=0", "--savePath=resumed.bin")  # fmt: skip
+        resumed = RunMetadata.of(rnnpy.load_checkpoint(tmp_path / "resumed.bin"))
+        assert resumed.epoch == meta["epoch"] + 1 and resumed.vocab == vocab and resumed.schema == SCHEMA
+        run(tmp_path, "rl", f"--loadCheckpoint={ck}", "--savePath=rl.bin", "--rlEpisodes=1", "--rlPrompts=2",
+            "--rlGroupSize=2", "--rlEvalPrompts=3", "--quiet")  # fmt: skip
+        after = RunMetadata.of(rnnpy.load_checkpoint(tmp_path / "rl.bin"))
+        assert after.rl is not None and after.rl.episodes == 1 and after.vocab == vocab and after.epoch == meta["epoch"]

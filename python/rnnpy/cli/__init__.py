@@ -1,49 +1,92 @@
 """``python -m rnnpy COMMAND [options]`` (also the ``rnnpy`` script).
 
-Commands are modules with ``main(argv) -> int`` (or ``"module:function"``
-entries naming another such function), found through COMMANDS; a later
-command is one more entry. With no command (or options first) the
-command is ``train``, so the old program's ``--name=value`` lines keep working.
+One parser reads every command's options from one table
+(``rnnpy.cli.options``); each command gets its typed arguments
+(``rnnpy.cli.commands``). With no command (or options first) the command is
+``train``, so the old program's ``--name=value`` lines keep working.
+
+This is also the one error boundary: rnnpy's errors for input it cannot use
+(``USER_ERRORS``) print as one line on stderr with exit status 2, Ctrl-C is
+status 130, and anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
+from collections.abc import Sequence
 
-COMMANDS: dict[str, str | None] = {
-    "train": "rnnpy.cli.train",
-    "generate": "rnnpy.cli.generate",
-    "tokenizer": "rnnpy.tokenizer.cli",
-    "rl": "rnnpy.rl.cli:rl_command",
-    "tasks": "rnnpy.rl.cli:tasks_command",
-}
+from rnnpy.cli.commands import COMMANDS, GROUPS
+from rnnpy.errors import (
+    CheckpointError,
+    ConfigError,
+    TaskError,
+    TextTooShortError,
+    TokenizerError,
+    UsageError,
+    VocabularyError,
+)
 
-USAGE = """usage: python -m rnnpy COMMAND [options]
+#: What the user can cause: a bad command line, model configuration, file,
+#: text or task — and OSError, for the files and streams the user named.
+#: rnnpy.InputError is not here: the CLI builds every array itself, so one
+#: reaching this boundary is a bug.
+USER_ERRORS = (
+    UsageError,
+    ConfigError,
+    CheckpointError,
+    TokenizerError,
+    VocabularyError,
+    TaskError,
+    TextTooShortError,
+    OSError,
+)
 
-commands:
-  train       train a model (the default command), save it, print a sample
-  generate    sample text from a checkpoint: --loadCheckpoint=PATH [--prompt=TEXT]
-  tokenizer   train|encode|decode with a BPE tokenizer
-  rl          RL (GRPO) fine-tuning of a checkpoint: --loadCheckpoint=PATH --rlTask=copy|reverse|arithmetic
-  tasks       print a task corpus for supervised training: --task=copy --n=5000 > copy.txt
 
-`python -m rnnpy train --help` lists every option with its default;
-`python -m rnnpy COMMAND --help` those of another command."""
+def usage() -> str:
+    rows = [(name, c.summary) for name, c in COMMANDS.items() if " " not in name] + list(GROUPS.items())
+    width = max(len(n) for n, _ in rows) + 2
+    lines = ["usage: python -m rnnpy COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}{summary}" for name, summary in rows]
+    lines += ["", "`python -m rnnpy COMMAND --help` lists the options of a command, with their defaults."]
+    return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+def group_usage(group: str) -> str:
+    subs = {name.split(" ", 1)[1]: c for name, c in COMMANDS.items() if name.startswith(group + " ")}
+    lines = [f"usage: python -m rnnpy {group} {'|'.join(subs)} [options]", "", f"{group} commands:"]
+    lines += [f"  {name:<10}{c.summary}" for name, c in subs.items()]
+    return "\n".join(lines + ["", f"`python -m rnnpy {group} COMMAND --help` lists its options."])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rnnpy.cli.parser import build, help_text, parse
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-h", "--help", "help"):
+        print(usage())
         return 0
-    name = argv.pop(0) if argv and not argv[0].startswith("-") else "train"
-    if name not in COMMANDS:
-        print(f"rnnpy: error: unknown command {name!r} (expected one of {', '.join(COMMANDS)})", file=sys.stderr)
+    name = args.pop(0) if args and not args[0].startswith("-") else "train"
+    prog = f"rnnpy {name}" if name in COMMANDS or name in GROUPS else "rnnpy"
+    try:
+        if name in GROUPS:
+            if not args or args[0] in ("-h", "--help"):
+                print(group_usage(name), file=sys.stdout if args else sys.stderr)
+                return 0 if args else 2
+            sub = args.pop(0)
+            if f"{name} {sub}" not in COMMANDS:
+                raise UsageError(f"unknown {name} command {sub!r} (see `python -m rnnpy {name} --help`)")
+            name = f"{name} {sub}"
+        if name not in COMMANDS:
+            known = [c for c in COMMANDS if " " not in c] + list(GROUPS)
+            raise UsageError(f"unknown command {name!r} (expected one of {', '.join(known)})")
+        if any(a in ("-h", "--help") for a in args):
+            print(help_text(name))
+            return 0
+        command = COMMANDS[name]
+        return command.run(build(command.args, parse(args, name)))
+    except USER_ERRORS as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
-    module = COMMANDS[name]
-    if module is None:
-        print(f"rnnpy {name}: error: not yet available in this version of rnnpy", file=sys.stderr)
-        return 2
-    module, _, function = module.partition(":")
-    return int(getattr(importlib.import_module(module), function or "main")(argv) or 0)
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted (nothing saved)", file=sys.stderr)
+        return 130

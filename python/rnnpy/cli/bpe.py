@@ -1,6 +1,7 @@
-"""BPE in the train command: ``--trainBPE`` (train and save a tokenizer, then
-stop) and the tokenizer trained before ``--useBPE`` training when no
-``--bpeLoadPath`` is given, with the old program's printed lines.
+"""BPE tokenizer training as the commands print it: ``train --trainBPE``
+(a tokenizer only), the tokenizer ``train --useBPE`` trains first when no
+``--bpeLoadPath`` is given, and ``tokenizer train`` — with the old program's
+printed lines.
 
 Tokenizers trained here use ``--bpeScheme`` (default ``utf8-bytes``, lossless
 for every string). The old program's ``latin1`` ids differ only for
@@ -9,48 +10,57 @@ characters above U+007F; pass ``--bpeScheme=latin1`` to get them exactly.
 
 from __future__ import annotations
 
+from rnnpy.cli.commands import TrainArgs
 from rnnpy.cli.console import Reporter
-from rnnpy.cli.options import Options
-from rnnpy.cli.vocab import read_file
+from rnnpy.cli.data import read_file
+from rnnpy.cli.options import BPEOptions
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.tokenizer.report import TrainingReport, print_header, print_summary
 
 
-def training_source(opts: Options) -> tuple[str, str]:
-    """Priority as before: bpeTrainingFile, bpeTrainingText, trainingFile, trainingText."""
-    if opts.bpeTrainingFile:
-        return read_file(opts.bpeTrainingFile, "--bpeTrainingFile"), opts.bpeTrainingFile
-    if opts.bpeTrainingText:
-        return opts.bpeTrainingText, "--bpeTrainingText"
-    if opts.trainingFile:
-        return read_file(opts.trainingFile, "--trainingFile"), opts.trainingFile
-    return opts.trainingText, "--trainingText"
-
-
-def train_and_save(text: str, opts: Options, out: Reporter) -> BPETokenizer:
-    console = out.out
-    print_header(console, len(text), opts.bpeVocabSize, opts.bpeMinFrequency)
-    with TrainingReport(console, bar=out.live) as report:
+def train_tokenizer(text: str, bpe: BPEOptions, path: str, out: Reporter) -> BPETokenizer:
+    """Trains on `text` with a progress bar and the old program's merge lines, then saves to `path`."""
+    print_header(out.out, len(text), bpe.vocab_size, bpe.min_frequency)
+    with TrainingReport(out.out, bar=out.live) as report:
         tok = BPETokenizer.train(
-            text,
-            vocab_size=opts.bpeVocabSize,
-            min_frequency=opts.bpeMinFrequency,
-            progress=report,
-            scheme=opts.bpeScheme,
+            text, vocab_size=bpe.vocab_size, min_frequency=bpe.min_frequency, progress=report, scheme=bpe.scheme
         )
-    tok.save(opts.bpeSavePath)
-    out.line(f"Saved BPE tokenizer to {opts.bpeSavePath} (vocab={tok.vocab_size}, merges={len(tok.merges)})")
-    if tok.training is not None:
-        print_summary(console, tok, tok.training.seconds)
+    tok.save(path)
+    out.line(f"Saved BPE tokenizer to {path} (vocab={tok.vocab_size}, merges={len(tok.merges)})")
     return tok
 
 
-def train_only(opts: Options, out: Reporter) -> None:
-    text, _ = training_source(opts)
+def summary(tok: BPETokenizer, out: Reporter) -> None:
+    if tok.training is not None:
+        print_summary(out.out, tok, tok.training.seconds)
+
+
+def training_source(args: TrainArgs) -> tuple[str, str]:
+    """Priority as before: bpeTrainingFile, bpeTrainingText, trainingFile, trainingText."""
+    bpe, data = args.bpe, args.data
+    if bpe.training_file:
+        return read_file(bpe.training_file, "--bpeTrainingFile"), bpe.training_file
+    if bpe.training_text:
+        return bpe.training_text, "--bpeTrainingText"
+    if data.training_file:
+        return read_file(data.training_file, "--trainingFile"), data.training_file
+    return data.training_text, "--trainingText"
+
+
+def train_and_save(text: str, bpe: BPEOptions, out: Reporter) -> BPETokenizer:
+    """The tokenizer `train --useBPE` trains on its text first, saved to --bpeSavePath."""
+    tok = train_tokenizer(text, bpe, bpe.save_path, out)
+    summary(tok, out)
+    return tok
+
+
+def train_only(args: TrainArgs, out: Reporter) -> None:
+    """`train --trainBPE`: a tokenizer, a round-trip test on the text's start, and nothing else."""
+    text, _ = training_source(args)
     rule = "=" * 70
     out.line(f"\n{rule}\n   BPE TOKENIZER TRAINING MODE\n{rule}\n")
-    out.line(f"Text: {len(text)} chars | Target: {opts.bpeVocabSize} | Output: {opts.bpeSavePath}\n")
-    tok = train_and_save(text, opts, out)
+    out.line(f"Text: {len(text)} chars | Target: {args.bpe.vocab_size} | Output: {args.bpe.save_path}\n")
+    tok = train_and_save(text, args.bpe, out)
     sample = text[:100]
     ids = tok.encode(sample)
     ok = "YES \u2713" if tok.decode(ids) == sample else "NO \u2717"

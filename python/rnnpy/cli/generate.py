@@ -11,13 +11,15 @@ from __future__ import annotations
 import secrets
 
 from rnnpy import _core
-from rnnpy.checkpoint import CheckpointError, load_checkpoint
+from rnnpy.checkpoint import load_checkpoint
+from rnnpy.cli.commands import TrainArgs
 from rnnpy.cli.console import RULE, Reporter
-from rnnpy.cli.options import Options, UsageError, run_command
-from rnnpy.cli.vocab import Vocab, vocab_for_checkpoint
+from rnnpy.cli.data import checkpoint_vocab
+from rnnpy.cli.options import RunOptions
+from rnnpy.errors import UsageError
+from rnnpy.metadata import RunMetadata
 from rnnpy.model import Model
-
-USAGE = "python -m rnnpy generate --loadCheckpoint=PATH [--prompt=TEXT] [--temperature=T] [--genLength=N] [--seed=S]"
+from rnnpy.vocab import Vocab
 
 
 def rust_float(x: float) -> str:
@@ -47,7 +49,6 @@ def sample(
     sampler = _core.Sampler(seed)
     pieces = [prompt]
     show = vocab.printer()
-    logits = None
     for tok in ids:
         logits = model.step(state, [tok])
     for _ in range(length):
@@ -62,35 +63,29 @@ def sample(
     return "".join(pieces)
 
 
-def start_text(meta: dict | None, text: str | None) -> str:
+def start_text(meta: RunMetadata, text: str | None) -> str:
     """The first character of the training text (stored by rnnpy; else from
     the text the old checkpoint was trained on)."""
-    stored = (meta or {}).get("rnnpy", {}).get("start")
-    if isinstance(stored, str) and stored:
-        return stored
+    if meta.start:
+        return meta.start
     if text:
         return text[0]
     raise UsageError("no prompt: give --prompt=TEXT")
 
 
-def resolve_seed(opts: Options) -> int:
-    return int(opts.seed) if opts.seed != "" else secrets.randbelow(2**32)
+def resolve_seed(run: RunOptions) -> int:
+    """The seed given, or a random one (which the run prints and stores)."""
+    seed = run.fixed_seed()
+    return secrets.randbelow(2**32) if seed is None else seed
 
 
-def run(opts: Options) -> int:
-    if not opts.loadCheckpoint:
-        raise UsageError("generate needs a checkpoint: --loadCheckpoint=PATH")
-    out = Reporter(opts.quiet)
-    try:
-        ck = load_checkpoint(opts.loadCheckpoint)
-    except CheckpointError as e:
-        raise UsageError(str(e)) from None
-    vocab, text = vocab_for_checkpoint(ck.metadata, ck.config.vocab_size, opts, opts.loadCheckpoint)
-    prompt = opts.prompt or start_text(ck.metadata, text)
-    seed = resolve_seed(opts)
-    sample(ck.model, vocab, prompt, opts.genLength, opts.temperature, seed, out)
+def run(args: TrainArgs) -> int:
+    out = Reporter(args.run.quiet)
+    path = args.checkpoint.load_checkpoint
+    ck = load_checkpoint(path)
+    meta = RunMetadata.of(ck)
+    vocab, text = checkpoint_vocab(meta, ck.config.vocab_size, args.data, args.bpe, args.given, path)
+    prompt = args.generation.prompt or start_text(meta, text)
+    g = args.generation
+    sample(ck.model, vocab, prompt, g.gen_length, g.temperature, resolve_seed(args.run), out)
     return 0
-
-
-def main(argv: list[str]) -> int:
-    return run_command("generate", USAGE, argv, run)

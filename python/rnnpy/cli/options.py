@@ -1,30 +1,39 @@
-"""The option table of the old program (same names, same defaults) plus
-rnnpy's own, and the parser for both spellings.
+"""The option table: every option of every command, in one place.
 
-Accepted forms, case-insensitively: ``--hiddenSize=64``, ``--hidden-size 64``,
-``--hidden_size=64``. A boolean given without a value means true
-(``--quiet``); ``--fastMode true`` also works. Unknown options and
-unparsable values raise UsageError naming the option (the old program
-silently ignored them).
+Each option is a field of a frozen dataclass — one per group (model,
+training, generation, ...) — declared with ``option()``: its command-line
+name (the old program's camelCase spelling), default, help, check, and the
+commands that accept it (the group's ``COMMANDS`` unless it says otherwise).
+The parser (``rnnpy.cli.parser``) reads argv against this table, and each
+command receives the groups it uses, typed and frozen (``rnnpy.cli.commands``);
+nothing below ``cli/`` sees an argument.
+
+A new option is one more ``option()`` line in its group (a new group is one
+more class in ``GROUPS`` and a field of the commands that use it).
 """
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, ClassVar
 
-from rnnpy.errors import UsageError
-from rnnpy.rl.options import RL_OPTIONS
+from rnnpy.model import ModelConfig
+from rnnpy.rl.grpo import GRPOConfig
+from rnnpy.rl.tasks import task_names
 
 SAMPLE_TEXT = (
     "hello world this is a modern rnn with rmsnorm residual connections gru gates and swiglu mlp "
     "learning to predict characters in vanilla javascript"
 )
 
+# -- values: text -> value, then a check returning a problem or None -----------
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+BOOL_WORDS = _TRUE | _FALSE
 
 
 def parse_bool(text: str) -> bool:
@@ -36,220 +45,402 @@ def parse_bool(text: str) -> bool:
     raise ValueError("expected true/false, 1/0 or yes/no")
 
 
-def _int(text: str) -> int:
+def parse_int(text: str) -> int:
     try:
         return int(text.strip())
     except ValueError:
         raise ValueError("expected an integer") from None
 
 
-def _float(text: str) -> float:
+def parse_float(text: str) -> float:
     try:
-        return float(text.strip())
+        value = float(text.strip())
     except ValueError:
         raise ValueError("expected a number") from None
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def parse_str(text: str) -> str:
+    return text
+
+
+Check = Callable[[Any], "str | None"]
+
+
+def at_least(n: float) -> Check:
+    return lambda v: None if v >= n else f"must be at least {n}"
+
+
+def positive(v: float) -> str | None:
+    return None if v > 0 else "must be positive"
+
+
+def non_negative(v: float) -> str | None:
+    return None if v >= 0 else "must not be negative"
+
+
+def open_unit(v: float) -> str | None:
+    return None if 0 < v < 1 else "must be between 0 and 1 (exclusive)"
+
+
+def one_of(*choices: str) -> Check:
+    return lambda v: None if v in choices else f"expected {' or '.join(choices)}"
+
+
+def seed_text(v: str) -> str | None:
+    """Seeds are u64 in the core; empty means a random one."""
+    return None if v == "" or (v.isdigit() and int(v) < 2**64) else "expected an integer from 0 to 2^64 - 1"
+
+
+def rl_task(v: str) -> str | None:
+    return None if v in task_names() else f"unknown RL task (known: {', '.join(task_names())})"
+
+
+# -- the option record ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Option:
-    name: str  # the old camelCase spelling
-    kind: str  # "int", "float", "bool", "str"
+    name: str  # the command-line spelling, camelCase (the old program's where it had the option)
+    field: str  # the dataclass field it fills
+    group: type  # the dataclass
     default: Any
     help: str
-    group: str
-    check: Callable[[Any], str | None] | None = None  # returns an error message or None
+    parse: Callable[[str], Any]
+    check: Check | None
+    commands: frozenset[str]
+    aliases: tuple[str, ...] = ()  # other names, e.g. `vocabSize` for `bpeVocabSize` (`tokenizer train --vocab-size`)
+    short: str | None = None  # a one-letter `-x` form
+    metavar: str = "VALUE"
+    shown: str | None = None  # the default as help shows it, when not str(default)
+    defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # per-command defaults
+    long_text: bool = False  # recorded in checkpoints as "(N chars)" when long
 
     @property
-    def kebab(self) -> str:
-        return "".join("-" + c.lower() if c.isupper() else c for c in self.name)
+    def is_bool(self) -> bool:
+        return self.parse is parse_bool
 
-    def parse(self, text: str) -> Any:
-        if self.kind == "int":
-            value: Any = _int(text)
-        elif self.kind == "float":
-            value = _float(text)
-        elif self.kind == "bool":
-            value = parse_bool(text)
-        else:
-            value = text
+    def default_for(self, command: str) -> Any:
+        return self.defaults.get(command, self.default)
+
+    def value(self, text: str) -> Any:
+        """The value of `text`; ValueError says what is wrong with it."""
+        value = self.parse(text)
         problem = self.check(value) if self.check else None
         if problem:
             raise ValueError(problem)
         return value
 
-
-def _at_least(n: float) -> Callable[[Any], str | None]:
-    return lambda v: None if v >= n else f"must be at least {n}"
-
-
-def _positive(v: float) -> str | None:
-    return None if v > 0 else "must be positive"
-
-
-def _nonneg(v: float) -> str | None:
-    return None if v >= 0 else "must not be negative"
+    def shown_default(self, command: str) -> str:
+        default = self.default_for(command)
+        if self.shown is not None and command not in self.defaults:
+            return self.shown
+        if isinstance(default, bool):
+            return "true" if default else "false"
+        return "(none)" if default == "" else str(default)
 
 
-def _optional_seed(v: str) -> str | None:
-    if v == "":
-        return None
-    return None if v.isdigit() else "expected a non-negative integer"
+_KIND = {bool: parse_bool, int: parse_int, float: parse_float, str: parse_str}
+_SPEC = "rnnpy.option"
 
 
-_KINDS = {int: "int", float: "float", bool: "bool", str: "str"}
+def option(
+    name: str,
+    default: Any,
+    help: str,
+    check: Check | None = None,
+    *,
+    commands: frozenset[str] | None = None,
+    parse: Callable[[str], Any] | None = None,
+    aliases: tuple[str, ...] = (),
+    short: str | None = None,
+    metavar: str = "VALUE",
+    shown: str | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    long_text: bool = False,
+) -> Any:
+    """A dataclass field that is a command-line option (see the module docstring)."""
+    spec = {
+        "name": name,
+        "default": default,
+        "help": help,
+        "check": check,
+        "commands": commands,
+        "parse": parse or _KIND[type(default)],
+        "aliases": aliases,
+        "short": short,
+        "metavar": metavar,
+        "shown": shown,
+        "defaults": dict(defaults or {}),
+        "long_text": long_text,
+    }
+    return dataclasses.field(default=default, metadata={_SPEC: spec})
 
-_A, _T, _G, _C, _B, _R, _N = "Model", "Training", "Generation", "Checkpoints", "BPE tokenizer", "RL", "rnnpy"
 
-OPTIONS: tuple[Option, ...] = (
-    Option("hiddenSize", "int", 32, "hidden state size", _A, _at_least(1)),
-    Option("numLayers", "int", 1, "stacked recurrent layers", _A, _at_least(1)),
-    Option("embedSize", "int", 16, "token embedding size", _A, _at_least(1)),
-    Option("numHeads", "int", 4, "RWKV heads (must divide hiddenSize)", _A, _at_least(1)),
-    Option("numExperts", "int", 4, "MoE experts per layer", _A, _at_least(1)),
-    Option("topK", "int", 1, "experts routed to besides expert 0", _A, _nonneg),
-    Option("fastMode", "bool", False, "no MoE MLP blocks (lighter model)", _A),
-    Option("useRWKV", "bool", True, "RWKV linear attention in the GRU cells", _A),
-    Option("trainingText", "str", SAMPLE_TEXT, "text to train on (default: the built-in sample)", _T),
-    Option("trainingFile", "str", "", "UTF-8 file to train on (wins over trainingText)", _T),
-    Option("epochs", "int", 500, "train up to this epoch", _T, _nonneg),
-    Option("learningRate", "float", 0.001, "AdamW learning rate", _T, _positive),
-    Option("weightDecay", "float", 0.01, "AdamW decoupled weight decay", _T, _nonneg),
-    Option("batchSize", "int", 4, "windows per batch", _T, _at_least(1)),
-    Option("seqLength", "int", 25, "tokens per window (BPTT length)", _T, _at_least(1)),
-    Option("logEvery", "int", 25, "log a line every N epochs (and the first)", _T, _at_least(1)),
-    Option("temperature", "float", 0.8, "sampling temperature; 0 = greedy (argmax)", _G, _nonneg),
-    Option("genLength", "int", 100, "tokens to generate", _G, _nonneg),
-    Option("savePath", "str", "./checkpoint.bin", "where the checkpoint is written", _C),
-    Option("saveEvery", "int", 0, "also save every N epochs as NAME_epochN.bin (0 = off)", _C, _nonneg),
-    Option("loadCheckpoint", "str", "", "resume training from / generate with this checkpoint", _C),
-    Option("saveOnComplete", "bool", True, "save savePath when training finishes", _C),
-    Option("useBPE", "bool", False, "train on BPE tokens instead of characters", _B),
-    Option("trainBPE", "bool", False, "only train and save a tokenizer, then exit", _B),
-    Option("bpeVocabSize", "int", 512, "target tokenizer vocabulary size", _B, _at_least(1)),
-    Option("bpeSavePath", "str", "./tokenizer.json", "where a trained tokenizer is saved", _B),
-    Option("bpeLoadPath", "str", "", "use this tokenizer.json (else one is trained)", _B),
-    Option("bpeTrainingFile", "str", "", "tokenizer training file (trainBPE)", _B),
-    Option("bpeTrainingText", "str", "", "tokenizer training text (trainBPE)", _B),
-    Option("bpeMinFrequency", "int", 2, "smallest pair count that is merged", _B, _nonneg),
-    Option("doRL", "bool", False, "after training, fine-tune with RL (GRPO) on --rlTask (char-level models)", _R),
-    *(Option(name, _KINDS[typ], default, help_, _R, check) for name, typ, default, help_, check in RL_OPTIONS),
-    Option(
-        "seed", "str", "", "random seed for init, shuffling, sampling (default: random, printed)", _N, _optional_seed
-    ),
-    Option("gradClip", "float", 1.0, "clip the global gradient norm to this (0 = off)", _N, _nonneg),
-    Option("quiet", "bool", False, "print only the generated text (and errors)", _N),
-    Option("metricsFile", "str", "", "append one JSON line per epoch to this file", _N),
-    Option("prompt", "str", "", "text fed before sampling (default: first char of the training text)", _N),
-    Option(
+TRAIN = frozenset({"train", "generate"})  # generate takes train's options, so a train command line can become one
+RL = TRAIN | {"rl"}
+TOKENIZER_TRAIN = frozenset({"tokenizer train"})
+TOKENIZER_USE = frozenset({"tokenizer encode", "tokenizer decode"})
+
+# -- the groups ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The architecture: rnnpy.ModelConfig's fields but vocab_size, by the same names."""
+
+    TITLE: ClassVar[str] = "Model"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+
+    hidden_size: int = option("hiddenSize", 32, "hidden state size", at_least(1))
+    num_layers: int = option("numLayers", 1, "stacked recurrent layers", at_least(1))
+    embed_size: int = option("embedSize", 16, "token embedding size", at_least(1))
+    num_heads: int = option("numHeads", 4, "RWKV heads (must divide hiddenSize)", at_least(1))
+    num_experts: int = option("numExperts", 4, "MoE experts per layer", at_least(1))
+    top_k: int = option("topK", 1, "experts routed to besides expert 0", non_negative)
+    fast_mode: bool = option("fastMode", False, "no MoE MLP blocks (lighter model)")
+    use_rwkv: bool = option("useRWKV", True, "RWKV linear attention in the GRU cells")
+
+    def config(self, vocab_size: int) -> ModelConfig:
+        return ModelConfig(vocab_size=vocab_size, **dataclasses.asdict(self))
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    TITLE: ClassVar[str] = "Training data"
+    COMMANDS: ClassVar[frozenset[str]] = RL
+
+    training_text: str = option(
+        "trainingText", SAMPLE_TEXT, "text to train on", shown="(built-in sample)", metavar="TEXT", long_text=True
+    )
+    training_file: str = option("trainingFile", "", "UTF-8 file to train on (wins over trainingText)", metavar="FILE")
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    TITLE: ClassVar[str] = "Training"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+
+    epochs: int = option("epochs", 500, "train up to this epoch", non_negative)
+    learning_rate: float = option("learningRate", 0.001, "AdamW learning rate", positive)
+    weight_decay: float = option("weightDecay", 0.01, "AdamW decoupled weight decay", non_negative)
+    batch_size: int = option("batchSize", 4, "windows per batch", at_least(1))
+    seq_length: int = option("seqLength", 25, "tokens per window (BPTT length)", at_least(1))
+    grad_clip: float = option("gradClip", 1.0, "clip the global gradient norm to this (0 = off)", non_negative)
+    log_every: int = option("logEvery", 25, "log a line every N epochs (and the first)", at_least(1))
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    TITLE: ClassVar[str] = "Generation"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+
+    temperature: float = option("temperature", 0.8, "sampling temperature; 0 = greedy (argmax)", non_negative)
+    gen_length: int = option("genLength", 100, "tokens to generate", non_negative)
+    prompt: str = option(
+        "prompt", "", "text fed before sampling (default: first char of the training text)", metavar="TEXT"
+    )
+
+
+@dataclass(frozen=True)
+class CheckpointOptions:
+    TITLE: ClassVar[str] = "Checkpoints"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+
+    save_path: str = option(
+        "savePath",
+        "./checkpoint.bin",
+        "where the checkpoint is written (rl: over --loadCheckpoint)",
+        commands=RL,
+        defaults={"rl": ""},
+        metavar="PATH",
+    )
+    save_every: int = option("saveEvery", 0, "also save every N epochs as NAME_epochN.bin (0 = off)", non_negative)
+    load_checkpoint: str = option(
+        "loadCheckpoint",
+        "",
+        "resume training from / generate with / fine-tune this checkpoint",
+        commands=RL,
+        metavar="PATH",
+    )
+    save_on_complete: bool = option("saveOnComplete", True, "save savePath when training finishes")
+
+
+@dataclass(frozen=True)
+class BPEOptions:
+    TITLE: ClassVar[str] = "BPE tokenizer"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+
+    use_bpe: bool = option("useBPE", False, "train on BPE tokens instead of characters")
+    train_bpe: bool = option("trainBPE", False, "only train and save a tokenizer, then exit")
+    vocab_size: int = option(
+        "bpeVocabSize",
+        512,
+        "target tokenizer vocabulary size",
+        at_least(1),
+        commands=TRAIN | TOKENIZER_TRAIN,
+        aliases=("vocabSize",),
+    )
+    min_frequency: int = option(
+        "bpeMinFrequency",
+        2,
+        "smallest pair count that is merged",
+        non_negative,
+        commands=TRAIN | TOKENIZER_TRAIN,
+        aliases=("minFrequency",),
+    )
+    scheme: str = option(
         "bpeScheme",
-        "str",
         "utf8-bytes",
         "base ids of tokenizers trained here: utf8-bytes (lossless) or latin1 (the old program's)",
-        _N,
-        lambda v: None if v in ("utf8-bytes", "latin1") else "expected utf8-bytes or latin1",
-    ),
+        one_of("utf8-bytes", "latin1"),
+        commands=TRAIN | TOKENIZER_TRAIN,
+        aliases=("scheme",),
+    )
+    save_path: str = option("bpeSavePath", "./tokenizer.json", "where a trained tokenizer is saved", metavar="FILE")
+    load_path: str = option(
+        "bpeLoadPath",
+        "",
+        "the tokenizer.json to use (train: else one is trained on the text)",
+        commands=TRAIN | TOKENIZER_USE,
+        aliases=("tokenizer",),
+        metavar="FILE",
+    )
+    training_file: str = option("bpeTrainingFile", "", "tokenizer training file (trainBPE)", metavar="FILE")
+    training_text: str = option(
+        "bpeTrainingText", "", "tokenizer training text (trainBPE)", metavar="TEXT", long_text=True
+    )
+
+
+@dataclass(frozen=True)
+class RLOptions:
+    TITLE: ClassVar[str] = "RL"
+    COMMANDS: ClassVar[frozenset[str]] = RL
+
+    do_rl: bool = option(
+        "doRL", False, "after training, fine-tune with RL (GRPO) on --rlTask (char-level models)", commands=TRAIN
+    )
+    task: str = option(
+        "rlTask",
+        "copy",
+        "RL task: " + ", ".join(task_names()),
+        rl_task,
+        commands=RL | {"tasks"},
+        aliases=("task",),
+        metavar="NAME",
+    )
+    episodes: int = option("rlEpisodes", 100, "RL episodes (GRPO batches)", non_negative)
+    learning_rate: float = option("rlLearningRate", 1e-4, "AdamW learning rate of the RL phase", positive)
+    group_size: int = option("rlGroupSize", 8, "completions sampled per prompt (G)", at_least(2))
+    prompts: int = option("rlPrompts", 8, "prompts per episode", at_least(1))
+    clip: float = option("rlClip", 0.2, "epsilon of the clipped ratio", open_unit)
+    kl: float = option("rlKL", 0.0, "beta of the KL penalty to the policy at the start of RL", non_negative)
+    inner_steps: int = option("rlInnerSteps", 1, "updates per sampled batch (mu)", at_least(1))
+    temperature: float = option("rlTemperature", 1.0, "RL sampling temperature", positive)
+    max_len: int = option("rlMaxLen", 20, "most tokens per completion (an answer ends at a newline)", at_least(1))
+    eval_prompts: int = option("rlEvalPrompts", 200, "held-out prompts of the greedy evaluation", at_least(1))
+    log_every: int = option("rlLogEvery", 10, "log every N RL episodes (and the first)", at_least(1))
+
+    def grpo_config(self, seed: int) -> GRPOConfig:
+        return GRPOConfig(
+            group_size=self.group_size,
+            prompts_per_episode=self.prompts,
+            clip=self.clip,
+            kl_beta=self.kl,
+            inner_steps=self.inner_steps,
+            learning_rate=self.learning_rate,
+            temperature=self.temperature,
+            max_len=self.max_len,
+            log_every=self.log_every,
+            seed=seed,
+            eval_prompts=self.eval_prompts,
+        )
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    TITLE: ClassVar[str] = "Run"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+
+    seed: str = option(
+        "seed",
+        "",
+        "seed of init, shuffling and sampling (empty: a random one, printed)",
+        seed_text,
+        commands=RL | {"tasks"},
+        defaults={"rl": "0", "tasks": "0"},
+        shown="(random)",
+        metavar="N",
+    )
+    quiet: bool = option("quiet", False, "print only the results (and errors)", commands=RL | TOKENIZER_TRAIN)
+    metrics_file: str = option("metricsFile", "", "append one JSON line per epoch to this file", metavar="FILE")
+
+    def fixed_seed(self) -> int | None:
+        """The seed given (or the command's default), None for a random one."""
+        return int(self.seed) if self.seed else None
+
+
+@dataclass(frozen=True)
+class TasksOptions:
+    TITLE: ClassVar[str] = "Task corpus"
+    COMMANDS: ClassVar[frozenset[str]] = frozenset({"tasks"})
+
+    n: int = option("n", 5000, "solved examples to print, one per line", at_least(1))
+
+
+@dataclass(frozen=True)
+class TokenizerFiles:
+    TITLE: ClassVar[str] = "Tokenizer files"
+    COMMANDS: ClassVar[frozenset[str]] = TOKENIZER_TRAIN | {"tokenizer encode"}
+
+    input: str = option("input", "", "UTF-8 text file to read", metavar="FILE")
+    text: str = option("text", "", "text given inline", metavar="TEXT", long_text=True)
+    output: str = option("output", "tokenizer.json", "where to save", commands=TOKENIZER_TRAIN, metavar="FILE")
+    hf_output: str = option(
+        "hfOutput", "", "also write a Hugging Face tokenizers JSON", commands=TOKENIZER_TRAIN, metavar="FILE"
+    )
+
+
+#: Every group, in the order help lists them.
+GROUPS: tuple[type, ...] = (
+    ModelOptions,
+    DataOptions,
+    TrainingOptions,
+    GenerationOptions,
+    CheckpointOptions,
+    BPEOptions,
+    RLOptions,
+    RunOptions,
+    TasksOptions,
+    TokenizerFiles,
 )
 
 
-def _key(name: str) -> str:
+def _options(group: type) -> list[Option]:
+    out = []
+    for f in dataclasses.fields(group):
+        spec = dict(f.metadata[_SPEC])
+        spec["commands"] = frozenset(spec["commands"] or group.COMMANDS)  # type: ignore[attr-defined]
+        out.append(Option(field=f.name, group=group, **spec))
+    return out
+
+
+#: The whole table.
+OPTIONS: tuple[Option, ...] = tuple(o for g in GROUPS for o in _options(g))
+
+
+def options_for(command: str) -> list[Option]:
+    """The options `command` accepts, in table order."""
+    return [o for o in OPTIONS if command in o.commands]
+
+
+def key(name: str) -> str:
+    """How spellings compare: case, '-' and '_' do not matter."""
     return name.replace("-", "").replace("_", "").lower()
 
 
-BY_KEY: dict[str, Option] = {_key(o.name): o for o in OPTIONS}
-
-
-class Options:
-    """Parsed values by camelCase name (``opts.hiddenSize``); ``given`` holds
-    the names that were on the command line."""
-
-    def __init__(self, values: dict[str, Any], given: set[str]) -> None:
-        self.__dict__.update(values)
-        self.given = given
-
-    def as_dict(self) -> dict[str, Any]:
-        return {o.name: getattr(self, o.name) for o in OPTIONS}
-
-
-def _lookup(raw: str) -> Option:
-    opt = BY_KEY.get(_key(raw))
-    if opt is None:
-        close = difflib.get_close_matches(_key(raw), BY_KEY, n=1)
-        hint = f" (did you mean --{BY_KEY[close[0]].name}?)" if close else ""
-        raise UsageError(f"unknown option --{raw}{hint}")
-    return opt
-
-
-def parse(argv: list[str]) -> Options:
-    values = {o.name: o.default for o in OPTIONS}
-    given: set[str] = set()
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if not arg.startswith("--") or arg == "--":
-            raise UsageError(f"unexpected argument {arg!r} (options look like --name=value)")
-        body = arg[2:]
-        name, eq, text = body.partition("=")
-        opt = _lookup(name)
-        if not eq:
-            nxt = argv[i] if i < len(argv) else None
-            if opt.kind == "bool":
-                if nxt is not None and nxt.lower() in _TRUE | _FALSE:
-                    text, i = nxt, i + 1
-                else:
-                    text = "true"
-            elif nxt is None or (nxt.startswith("--") and opt.kind == "str"):
-                raise UsageError(f"option --{opt.name} needs a value (--{opt.name}=VALUE)")
-            else:
-                text, i = nxt, i + 1
-        try:
-            values[opt.name] = opt.parse(text)
-        except ValueError as e:
-            raise UsageError(f"option --{opt.name}: {e}, got {text!r}") from None
-        given.add(opt.name)
-    return Options(values, given)
-
-
-def _show_default(o: Option) -> str:
-    if o.name == "trainingText":
-        return "(built-in sample)"
-    if o.kind == "bool":
-        return "true" if o.default else "false"
-    if o.default == "":
-        return "(none)" if o.name != "seed" else "(random)"
-    return str(o.default)
-
-
-def help_text(command: str, usage: str) -> str:
-    """The option table, grouped, with defaults."""
-    lines = [f"usage: {usage}", "", "Options (any case; --hiddenSize=64 or --hidden-size 64):"]
-    group = None
-    width = max(len(o.name) for o in OPTIONS) + 2
-    for o in OPTIONS:
-        if o.group != group:
-            group = o.group
-            lines += ["", f"{group}:"]
-        lines.append(f"  --{o.name:<{width}} {_show_default(o):<18} {o.help}")
-    lines += ["", "Booleans accept true/false, 1/0, yes/no; a boolean alone means true."]
-    return "\n".join(lines)
-
-
-def run_command(command: str, usage: str, argv: list[str], body: Callable[[Options], int]) -> int:
-    """Parse ``argv`` and run ``body``; every expected failure becomes one line
-    on stderr (no traceback): status 2 for usage and input errors, 130 for
-    Ctrl-C."""
-    import sys
-
-    from rnnpy.tokenizer import TokenizerError
-
-    if any(a in ("-h", "--help") for a in argv):
-        print(help_text(command, usage))
-        return 0
-    try:
-        return body(parse(argv))
-    except (UsageError, TokenizerError, ValueError, OSError) as e:
-        print(f"rnnpy {command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\nrnnpy {command}: interrupted", file=sys.stderr)
-        return 130
+def option_names(group: type) -> dict[str, str]:
+    """A group's fields -> their option names."""
+    return {o.field: o.name for o in OPTIONS if o.group is group}

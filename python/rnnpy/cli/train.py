@@ -18,33 +18,23 @@ from typing import Any, TextIO
 import numpy as np
 
 from rnnpy import __version__
-from rnnpy.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from rnnpy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnpy.cli import bpe
+from rnnpy.cli.commands import TrainArgs
 from rnnpy.cli.console import Reporter
+from rnnpy.cli.data import checkpoint_vocab, training_text
 from rnnpy.cli.generate import resolve_seed, sample, start_text
-from rnnpy.cli.options import Options, UsageError, run_command
-from rnnpy.cli.vocab import BPEVocab, CharVocab, Vocab, load_tokenizer, read_training_text, vocab_for_checkpoint
-from rnnpy.model import Model, ModelConfig
-from rnnpy.rl.cli import config_from_args, run_phase
+from rnnpy.cli.options import ModelOptions, option_names
+from rnnpy.cli.parser import record
+from rnnpy.cli.rl import run_phase
+from rnnpy.errors import TaskError, TextTooShortError, UsageError
+from rnnpy.metadata import RLRecord, RngState, RunMetadata
+from rnnpy.model import Model
 from rnnpy.rl.tasks import check_vocab, get_task
+from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import Trainer
-from rnnpy.vocab import CharVocab as TaskVocab
-from rnnpy.training import EpochResult, StopFlag, TextTooShortError, catch_sigint, fit, make_windows
-
-USAGE = "python -m rnnpy train [--name=value ...]"
-
-# CLI option -> ModelConfig field: the checkpoint's value wins on resume.
-ARCHITECTURE = {
-    "hiddenSize": "hidden_size",
-    "numLayers": "num_layers",
-    "embedSize": "embed_size",
-    "numHeads": "num_heads",
-    "numExperts": "num_experts",
-    "topK": "top_k",
-    "fastMode": "fast_mode",
-    "useRWKV": "use_rwkv",
-}
-_LONG_TEXT_OPTIONS = ("trainingText", "bpeTrainingText")
+from rnnpy.training import EpochResult, StopFlag, catch_sigint, fit, make_windows
+from rnnpy.vocab import BPEVocab, CharVocab, Vocab
 
 
 def epoch_path(path: str, epoch: int) -> str:
@@ -61,51 +51,50 @@ def file_mb(path: str) -> str:
 class Run:
     """One training run: what is needed to save a checkpoint at any point."""
 
-    def __init__(self, opts: Options, out: Reporter) -> None:
-        self.opts = opts
+    def __init__(self, args: TrainArgs, out: Reporter) -> None:
+        self.args = args
         self.out = out
         self.resumed: Checkpoint | None = None
-        self.seed = resolve_seed(opts)
+        self.resumed_meta = RunMetadata()
+        self.seed = resolve_seed(args.run)
         self.rng = np.random.Generator(np.random.PCG64(self.seed))
+        self.options = record(args, "train")
 
     # -- set-up ----------------------------------------------------------------
     def prepare(self) -> None:
-        opts = self.opts
-        if opts.loadCheckpoint:
-            try:
-                self.resumed = load_checkpoint(opts.loadCheckpoint)
-            except CheckpointError as e:
-                raise UsageError(str(e)) from None
-        self.text, self.source = read_training_text(opts)
+        args = self.args
+        if args.checkpoint.load_checkpoint:
+            self.resumed = load_checkpoint(args.checkpoint.load_checkpoint)
+            self.resumed_meta = RunMetadata.of(self.resumed)
+        self.text, self.source = training_text(args.data, args.given)
         self.vocab = self._vocabulary()
-        self.start = self.text[:1] if self.resumed is None else start_text(self.resumed.metadata, self.text)
+        self.start = self.text[:1] if self.resumed is None else start_text(self.resumed_meta, self.text)
         try:
-            self.inputs, self.targets = make_windows(self.vocab.encode(self.text), opts.seqLength)
+            self.inputs, self.targets = make_windows(self.vocab.encode(self.text), args.training.seq_length)
         except TextTooShortError as e:
             raise UsageError(f"{self.source}: {e}") from None
         self.model, self.trainer, self.start_epoch = self._model()
-        if opts.doRL:
+        if args.rl.do_rl:
             self._check_rl()
-        parent = os.path.dirname(opts.savePath) or "."
+        parent = os.path.dirname(args.checkpoint.save_path) or "."
         if not (os.path.isdir(parent) or not os.path.exists(parent)) or (
             os.path.isdir(parent) and not os.access(parent, os.W_OK)
         ):  # find out now, not after the whole training run
             raise UsageError(f"--savePath: cannot write into {parent}")
 
     def _vocabulary(self) -> Vocab:
-        opts = self.opts
+        args, b = self.args, self.args.bpe
         if self.resumed is not None:
-            vocab, _ = vocab_for_checkpoint(
-                self.resumed.metadata, self.resumed.config.vocab_size, opts, opts.loadCheckpoint
-            )
-            return vocab
-        if not opts.useBPE:
+            path = args.checkpoint.load_checkpoint
+            size = self.resumed.config.vocab_size
+            return checkpoint_vocab(self.resumed_meta, size, args.data, b, args.given, path)[0]
+        if not b.use_bpe:
             return CharVocab.from_text(self.text)
-        if opts.bpeLoadPath:
-            tok = load_tokenizer(opts.bpeLoadPath)
-            self.out.line(f"Loaded BPE from {opts.bpeLoadPath} (vocab={tok.vocab_size}, merges={len(tok.merges)})")
+        if b.load_path:
+            tok = BPETokenizer.load(b.load_path)
+            self.out.line(f"Loaded BPE from {b.load_path} (vocab={tok.vocab_size}, merges={len(tok.merges)})")
         else:  # as the old program: train one on the training text first
-            tok = bpe.train_and_save(self.text, opts, self.out)
+            tok = bpe.train_and_save(self.text, b, self.out)
         self.out.line(f"Tokenizer: BPE (vocab={tok.vocab_size})")
         return BPEVocab(tok)
 
@@ -118,161 +107,132 @@ class Run:
                 "(drop --useBPE)"
             )
         try:
-            check_vocab(TaskVocab(self.vocab.chars), get_task(self.opts.rlTask))
-        except ValueError as e:
-            raise UsageError(f"--rlTask={self.opts.rlTask}: {e}") from None
+            check_vocab(self.vocab, get_task(self.args.rl.task))
+        except TaskError as e:
+            raise UsageError(f"--rlTask={self.args.rl.task}: {e}") from None
 
-    def reinforce(self) -> dict[str, Any]:
+    def reinforce(self) -> RLRecord:
         """GRPO on the trained model, continuing the supervised AdamW state;
         returns what the checkpoint's metadata records of the run."""
-        opts = self.opts
-        config = config_from_args(opts, self.seed)
+        rl = self.args.rl
+        config = rl.grpo_config(self.seed)
         assert isinstance(self.vocab, CharVocab)  # _check_rl
-        report = run_phase(
-            self.model, self.trainer, self.vocab.chars, opts.rlTask, opts.rlEpisodes, config, self.out.line
-        )
-        return report.record(config).to_dict()
+        report = run_phase(self.model, self.trainer, self.vocab, rl.task, rl.episodes, config, self.out.line)
+        return report.record(config)
 
     def _model(self) -> tuple[Model, Trainer, int]:
-        opts = self.opts
+        args, t = self.args, self.args.training
         ck = self.resumed
         if ck is None:
-            try:
-                cfg = ModelConfig(
-                    vocab_size=self.vocab.size,
-                    **{field: getattr(opts, name) for name, field in ARCHITECTURE.items()},
-                )
-            except ValueError as e:
-                raise UsageError(f"invalid model: {e}") from None
-            model = Model(cfg, seed=self.seed)
-            return model, Trainer(model, opts.learningRate, opts.weightDecay, opts.gradClip), 0
-        for name, field in ARCHITECTURE.items():
-            if name in opts.given and getattr(opts, name) != getattr(ck.config, field):
+            model = Model(args.model.config(self.vocab.size), seed=self.seed)
+            return model, Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip), 0
+        path = args.checkpoint.load_checkpoint
+        for field, name in option_names(ModelOptions).items():
+            ours, theirs = getattr(args.model, field), getattr(ck.config, field)
+            if name in args.given and ours != theirs:
                 self.out.warn(
-                    f"--{name}={getattr(opts, name)} ignored: {opts.loadCheckpoint} has "
-                    f"{name}={getattr(ck.config, field)} (the checkpoint's architecture is used)"
+                    f"--{name}={ours} ignored: {path} has {name}={theirs} (the checkpoint's architecture is used)"
                 )
-        self._restore_rng(ck.metadata)
-        self.out.line(
-            f"Loaded binary checkpoint from {opts.loadCheckpoint} "
-            f"({ck.config.num_parameters()} params, {file_mb(opts.loadCheckpoint)} MB)"
-        )
-        trainer = ck.trainer(opts.learningRate, opts.weightDecay, opts.gradClip)
+        self._restore_rng()
+        self.out.line(f"Loaded binary checkpoint from {path} ({ck.config.num_parameters()} params, {file_mb(path)} MB)")
+        trainer = ck.trainer(t.learning_rate, t.weight_decay, t.grad_clip)
         if ck.optimizer_step > 0:
             self.out.line(f"Restored optimizer step: {ck.optimizer_step}")
-        epoch = (ck.metadata or {}).get("epoch", 0)
-        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-            raise UsageError(f"{opts.loadCheckpoint}: metadata epoch {epoch!r} is not an epoch number")
-        return ck.model, trainer, epoch
+        return ck.model, trainer, self.resumed_meta.epoch
 
-    def _restore_rng(self, meta: dict[str, Any] | None) -> None:
+    def _restore_rng(self) -> None:
         """Continue the shuffling sequence of the saved run (unless --seed is
         given), so that a resumed run trains exactly like an uninterrupted one."""
-        ours = (meta or {}).get("rnnpy", {})
-        if "seed" in self.opts.given or "rng" not in ours:
+        meta = self.resumed_meta
+        if "seed" in self.args.given or meta.rng is None:
             return
-        self.seed = int(ours.get("seed", self.seed))
-        saved = ours["rng"]
-        try:
-            state = self.rng.bit_generator.state
-            state["state"] = {"state": int(saved["state"]), "inc": int(saved["inc"])}
-            state["has_uint32"], state["uinteger"] = int(saved["has_uint32"]), int(saved["uinteger"])
-            self.rng.bit_generator.state = state
-        except (KeyError, TypeError, ValueError):
-            self.out.warn(f"{self.opts.loadCheckpoint}: unreadable shuffling state; reseeding with {self.seed}")
+        self.seed = meta.seed if meta.seed is not None else self.seed
+        meta.rng.restore(self.rng)
 
     # -- checkpoints -------------------------------------------------------------
-    def metadata(self, epoch: int, loss: float | None, **extra: Any) -> dict[str, Any]:
-        options = self.opts.as_dict()
-        for name in _LONG_TEXT_OPTIONS:
-            if len(options[name]) > 200:
-                options[name] = f"({len(options[name])} chars)"
-        bits = self.rng.bit_generator.state  # PCG64: 128-bit state, stored as strings
-        rng = {k: str(v) for k, v in bits["state"].items()}
-        rng.update(has_uint32=str(bits["has_uint32"]), uinteger=str(bits["uinteger"]))
-        meta: dict[str, Any] = {
-            "epoch": epoch,
-            "rnnpy": {
-                "version": __version__,
-                "vocab": self.vocab.to_metadata(),
-                "start": self.start,
-                "seed": self.seed,
-                "rng": rng,
-                "options": options,
-            },
-        }
-        if loss is not None:
-            meta["loss"] = loss
-        meta.update(extra)
-        return meta
+    def metadata(self, epoch: int, loss: float | None, **run: Any) -> RunMetadata:
+        return RunMetadata(
+            epoch=epoch,
+            loss=loss,
+            version=__version__,
+            vocab=self.vocab,
+            start=self.start,
+            seed=self.seed,
+            rng=RngState.of(self.rng),
+            options=self.options,
+            **run,
+        )
 
-    def save(self, path: str, meta: dict[str, Any]) -> None:
+    def save(self, path: str, meta: RunMetadata) -> None:
         parent = os.path.dirname(path)
         if parent:
             os.makedirs(parent, exist_ok=True)
-        save_checkpoint(path, self.model, self.trainer, meta)
+        save_checkpoint(path, self.model, self.trainer, meta.to_dict())
         self.out.line(f"Saved binary checkpoint to {path} ({file_mb(path)} MB)")
 
     # -- the run -------------------------------------------------------------------
     def header(self) -> None:
-        o, c = self.opts, self.model.config
+        a, c = self.args, self.model.config
+        t = a.training
         total, active = c.num_parameters(), c.active_parameters()
         config_line = (
             f"Config: hidden={c.hidden_size} layers={c.num_layers} embed={c.embed_size} heads={c.num_heads} "
-            f"experts={c.num_experts} topk={c.top_k} lr={o.learningRate} wd={o.weightDecay} epochs={o.epochs} "
-            f"batch={o.batchSize} seq={o.seqLength} fast={str(c.fast_mode).lower()} "
+            f"experts={c.num_experts} topk={c.top_k} lr={t.learning_rate} wd={t.weight_decay} epochs={t.epochs} "
+            f"batch={t.batch_size} seq={t.seq_length} fast={str(c.fast_mode).lower()} "
             f"rwkv={str(c.use_rwkv).lower()} vocab={c.vocab_size}"
         )
         params_line = f"Total params: {total} | Active: {active} ({active / total * 100:.1f}%)"
-        w, t = self.inputs.shape
-        rows = {
+        w, n = self.inputs.shape
+        rows: dict[str, object] = {
             "text": f"{self.source} ({len(self.text):,} chars)",
-            "tokens": f"{self.vocab.kind}, vocab {c.vocab_size}; {w} windows of {t}",
+            "tokens": f"{self.vocab.kind}, vocab {c.vocab_size}; {w} windows of {n}",
             "model": f"H {c.hidden_size}, E {c.embed_size}, {c.num_layers} layer(s), {c.num_heads} heads, "
             f"{c.num_experts} experts top-{c.top_k}, fast={c.fast_mode}, rwkv={c.use_rwkv}",
             "parameters": f"{total:,} total, {active:,} active per token",
-            "training": f"epochs {self.start_epoch}->{o.epochs}, batch {o.batchSize}, lr {o.learningRate}, "
-            f"wd {o.weightDecay}, clip {o.gradClip}",
+            "training": f"epochs {self.start_epoch}->{t.epochs}, batch {t.batch_size}, lr {t.learning_rate}, "
+            f"wd {t.weight_decay}, clip {t.grad_clip}",
             "seed": self.seed,
         }
-        if o.doRL:
-            rows["RL"] = f"GRPO on {o.rlTask}, {o.rlEpisodes} episodes, G {o.rlGroupSize}, lr {o.rlLearningRate}"
+        if a.rl.do_rl:
+            r = a.rl
+            rows["RL"] = f"GRPO on {r.task}, {r.episodes} episodes, G {r.group_size}, lr {r.learning_rate}"
         self.out.header("rnnpy — GRU + RWKV + MoE", rows, config_line, params_line)
 
     def train(self) -> int:
-        opts, out = self.opts, self.out
         self.header()
-        out.line("\nTraining...\n")
+        self.out.line("\nTraining...\n")
+        metrics_file = self.args.run.metrics_file
         with contextlib.ExitStack() as stack:
-            metrics = stack.enter_context(open(opts.metricsFile, "a", encoding="utf-8")) if opts.metricsFile else None
+            metrics = stack.enter_context(open(metrics_file, "a", encoding="utf-8")) if metrics_file else None
             return self._train(metrics)
 
     def _train(self, metrics: TextIO | None) -> int:
-        opts, out = self.opts, self.out
+        a, out = self.args, self.out
+        t, save_path = a.training, a.checkpoint.save_path
 
         def on_epoch(r: EpochResult) -> None:
-            log = r.epoch % opts.logEvery == 0 or r.epoch == self.start_epoch + 1
+            log = r.epoch % t.log_every == 0 or r.epoch == self.start_epoch + 1
             out.epoch(r, log)
             if metrics is not None:
                 tps = r.tokens / r.seconds if r.seconds > 0 else None
                 row = {"epoch": r.epoch, "loss": r.loss, "grad_norm": r.grad_norm, "tokens_per_s": tps}
                 metrics.write(json.dumps({**row, "elapsed": round(r.elapsed, 6)}) + "\n")
                 metrics.flush()
-            if opts.saveEvery > 0 and r.epoch % opts.saveEvery == 0:
-                path = epoch_path(opts.savePath, r.epoch)
+            if a.checkpoint.save_every > 0 and r.epoch % a.checkpoint.save_every == 0:
+                path = epoch_path(save_path, r.epoch)
                 self.save(path, self.metadata(r.epoch, r.loss))
                 out.line(f"  [Checkpoint: {path}]")
 
         stop = StopFlag()
-        out.start_training(self.start_epoch, opts.epochs)
+        out.start_training(self.start_epoch, t.epochs)
         try:
             with catch_sigint(stop):
                 result = fit(
                     self.trainer,
                     self.inputs,
                     self.targets,
-                    batch_size=opts.batchSize,
-                    epochs=opts.epochs,
+                    batch_size=t.batch_size,
+                    epochs=t.epochs,
                     start_epoch=self.start_epoch,
                     rng=self.rng,
                     on_epoch=on_epoch,
@@ -281,43 +241,38 @@ class Run:
                 )
         finally:
             out.stop_training()
-        previous = (self.resumed.metadata or {}).get("loss") if self.resumed else None
-        best = result.best_loss if result.best_loss is not None else previous
+        best = result.best_loss if result.best_loss is not None else self.resumed_meta.loss
         if result.interrupted:
             out.line(f"\nInterrupted after epoch {result.epoch}: saving it.")
-            self.save(opts.savePath, self.metadata(result.epoch, result.last_loss, interrupted=True))
-            out.err.print(f"Interrupted: checkpoint of epoch {result.epoch} saved to {opts.savePath}", markup=False)
+            self.save(save_path, self.metadata(result.epoch, result.last_loss, interrupted=True))
+            out.err.print(f"Interrupted: checkpoint of epoch {result.epoch} saved to {save_path}", markup=False)
             return 130
         best_text = f"{best:.6f}" if best is not None else "inf"
         out.line(f"\nDone in {result.elapsed:.1f}s | Best loss: {best_text}\n")
-        extra: dict[str, Any] = {}
-        if opts.doRL:
+        rl = None
+        if a.rl.do_rl:
             out.line("Reinforcement learning...\n")
-            extra["rl"] = self.reinforce()
+            rl = self.reinforce()
             out.line("")
-        if opts.saveOnComplete:
-            epoch = max(opts.epochs, self.start_epoch)
-            meta = self.metadata(epoch, best, completed=True, time=f"{result.elapsed:.1f}", **extra)
-            self.save(opts.savePath, meta)
-        if opts.genLength > 0:
-            out.line("\nGenerating post-RL sample...\n" if opts.doRL else "\nGenerating sample...\n")
-            sample(self.model, self.vocab, opts.prompt or self.start, opts.genLength, opts.temperature, self.seed, out)
+        if a.checkpoint.save_on_complete:
+            epoch = max(t.epochs, self.start_epoch)
+            self.save(save_path, self.metadata(epoch, best, completed=True, time=f"{result.elapsed:.1f}", rl=rl))
+        g = a.generation
+        if g.gen_length > 0:
+            out.line("\nGenerating post-RL sample...\n" if a.rl.do_rl else "\nGenerating sample...\n")
+            sample(self.model, self.vocab, g.prompt or self.start, g.gen_length, g.temperature, self.seed, out)
         return 0
 
 
-def run(opts: Options) -> int:
-    if opts.doRL and opts.useBPE:
+def run(args: TrainArgs) -> int:
+    if args.rl.do_rl and args.bpe.use_bpe:
         raise UsageError(
             "--doRL: reinforcement learning needs a character-level model; drop --useBPE (BPE models are not supported)"
         )
-    out = Reporter(opts.quiet)
-    if opts.trainBPE:
-        bpe.train_only(opts, out)
+    out = Reporter(args.run.quiet)
+    if args.bpe.train_bpe:
+        bpe.train_only(args, out)
         return 0
-    r = Run(opts, out)
+    r = Run(args, out)
     r.prepare()
     return r.train()
-
-
-def main(argv: list[str]) -> int:
-    return run_command("train", USAGE, argv, run)

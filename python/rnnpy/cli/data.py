@@ -1,0 +1,53 @@
+"""The texts and vocabularies commands work on: the training text, a file
+the user named, a tokenizer file, and the vocabulary of a checkpoint (stored
+in it, or rebuilt from its training text for the old program's files)."""
+
+from __future__ import annotations
+
+from rnnpy.cli.options import BPEOptions, DataOptions
+from rnnpy.errors import TokenizerError, UsageError
+from rnnpy.metadata import RunMetadata
+from rnnpy.tokenizer import BPETokenizer, read_text
+from rnnpy.vocab import BPEVocab, CharVocab, Vocab
+
+
+def read_file(path: str, option: str) -> str:
+    """A UTF-8 file the user named with `option` (a missing or non-UTF-8 file is an error naming both)."""
+    try:
+        return read_text(path)
+    except TokenizerError as e:
+        raise UsageError(f"{option}: {e}") from None
+
+
+def training_text(data: DataOptions, given: frozenset[str]) -> tuple[str, str]:
+    """The training text and where it came from: ``--trainingFile`` when given
+    (where the old program fell back silently on a bad file), else ``--trainingText``."""
+    if data.training_file:
+        return read_file(data.training_file, "--trainingFile"), data.training_file
+    return data.training_text, "--trainingText" if "trainingText" in given else "the built-in sample"
+
+
+def checkpoint_vocab(
+    meta: RunMetadata, vocab_size: int, data: DataOptions, bpe: BPEOptions, given: frozenset[str], path: str
+) -> tuple[Vocab, str | None]:
+    """The vocabulary of a checkpoint and the training text it was rebuilt
+    from (None when the checkpoint carries its own). The old program's
+    checkpoints carry none: it is rebuilt from the training text (or a
+    tokenizer file), as the old program did, and must have the checkpoint's size."""
+    if meta.vocab is not None:
+        vocab, text = meta.vocab, None
+    elif bpe.use_bpe:
+        if not bpe.load_path:
+            raise UsageError(f"{path} has no tokenizer inside: give the one it was trained with, --bpeLoadPath=FILE")
+        vocab, text = BPEVocab(BPETokenizer.load(bpe.load_path)), training_text(data, given)[0]
+    else:
+        text, source = training_text(data, given)
+        vocab = CharVocab.from_text(text)
+        if vocab.size != vocab_size:
+            raise UsageError(
+                f"{path} has a vocabulary of {vocab_size} tokens but {source} has {vocab.size} distinct "
+                "characters: give the text it was trained on (--trainingFile or --trainingText)"
+            )
+    if vocab.size != vocab_size:
+        raise UsageError(f"{path} has a vocabulary of {vocab_size} tokens but its tokenizer has {vocab.size}")
+    return vocab, text
