@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import rnnpy
 from rnnpy.cli.options import SAMPLE_TEXT
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import rnnpy
 from rnnpy.training import StopFlag, TextTooShortError, fit, make_windows
 

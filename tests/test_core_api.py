@@ -147,7 +147,9 @@ def test_greedy_generation_follows_argmax():
         logits = model.logits(np.array([seq]))[0, -1]
         assert tok == int(np.argmax(logits))
         seq.append(tok)
-    assert model.generate([1, 2, 3], 12, temperature=0.9, seed=7) == model.generate([1, 2, 3], 12, temperature=0.9, seed=7)
+    assert model.generate([1, 2, 3], 12, temperature=0.9, seed=7) == model.generate(
+        [1, 2, 3], 12, temperature=0.9, seed=7
+    )
 
 
 def test_loss_is_mean_cross_entropy_of_logits():

@@ -58,7 +58,12 @@ def test_answer_ends_at_stop_character(completion: str, answer: str) -> None:
 
 @pytest.mark.parametrize(
     ("task", "prompt", "expected"),
-    [("copy", "hij:", "hij"), ("reverse", "abcde>", "edcba"), ("arithmetic", "7*8=", "56"), ("arithmetic", "0-9=", "-9")],
+    [
+        ("copy", "hij:", "hij"),
+        ("reverse", "abcde>", "edcba"),
+        ("arithmetic", "7*8=", "56"),
+        ("arithmetic", "0-9=", "-9"),
+    ],
 )
 def test_expected_answers(task: str, prompt: str, expected: str) -> None:
     t = get_task(task)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from rnnpy.tokenizer.cli import main
-
 from test_tokenizer import G6, shakespeare
 
 
@@ -49,7 +48,16 @@ def test_subprocess_encode_g6() -> None:
     text = (G6 / "train.txt").read_text(encoding="utf-8")[:300]
     expected = json.loads((G6 / "expected.json").read_text())["inputs"]
     run = subprocess.run(
-        [sys.executable, "-m", "rnnpy.tokenizer.cli", "encode", "--tokenizer", str(G6 / "tokenizer.json"), "--text", text],
+        [
+            sys.executable,
+            "-m",
+            "rnnpy.tokenizer.cli",
+            "encode",
+            "--tokenizer",
+            str(G6 / "tokenizer.json"),
+            "--text",
+            text,
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from rnnpy.tokenizer import BPETokenizer
-
 from test_tokenizer import G6, shakespeare
 
 tokenizers = pytest.importorskip("tokenizers")

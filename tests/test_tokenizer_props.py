@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.tokenizer.ids import latin1_round_trips
-
 from test_tokenizer import G6, reference_encode, shakespeare
 
 # Every code point, lone surrogates included (Python strings may hold them).

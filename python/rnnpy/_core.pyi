@@ -164,6 +164,5 @@ def rl_token_log_probs(model: Model, sequences: npt.NDArray[np.uint32]) -> npt.N
 def rl_loss_and_grad(
     model: Model, batch: GrpoBatch, clip: float = 0.2, kl_beta: float = 0.0
 ) -> tuple[GrpoStats, dict[str, npt.NDArray[np.float32]]]: ...
-
 def kernel_sgemm_gflops(n: int = 1024, repeats: int = 5) -> float:
     """GFLOP/s of the core's own GEMM kernel on an n × n product (benchmarks only)."""

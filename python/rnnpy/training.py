@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from rnnpy.errors import TextTooShortError
 from rnnpy.trainer import Trainer
@@ -151,11 +152,14 @@ def fit(
     return FitResult(done_epoch, best, last, False, time.perf_counter() - t0)
 
 
-def _snapshot(trainer: Trainer) -> tuple[dict[str, np.ndarray], tuple[int, np.ndarray, np.ndarray]]:
+Snapshot = tuple[dict[str, npt.NDArray[np.float32]], tuple[int, npt.NDArray[np.float32], npt.NDArray[np.float32]]]
+
+
+def _snapshot(trainer: Trainer) -> Snapshot:
     return trainer.model.parameters(), trainer.state()
 
 
-def _restore(trainer: Trainer, snapshot: tuple | None) -> None:
+def _restore(trainer: Trainer, snapshot: Snapshot | None) -> None:
     if snapshot is not None:
         params, (step, m, v) = snapshot
         trainer.model.set_parameters(params)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from rnnpy.tokenizer import io
 from rnnpy.tokenizer.encode import MergeTable
@@ -52,7 +52,7 @@ class BPETokenizer:
         return cls(data, result)
 
     @classmethod
-    def train_from_file(cls, path: str | os.PathLike[str], **kwargs) -> BPETokenizer:
+    def train_from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> BPETokenizer:
         """``train`` on a UTF-8 text file (any other encoding is an error)."""
         return cls.train(read_text(path), **kwargs)
 

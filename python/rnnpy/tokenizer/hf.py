@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from rnnpy.tokenizer.io import TokenizerData
 from rnnpy.tokenizer.ids import ASCII_WS, BASE_OFFSET, FIRST_MERGE_ID, UTF8_BYTES
+from rnnpy.tokenizer.io import TokenizerData
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +55,7 @@ def to_huggingface_json(data: TokenizerData) -> str:
     if not byte_level:
         for b in range(0x80, 0x100):
             vocab[f"<0x{b:02X}>"] = BASE_OFFSET + b
-    ws_split = {
+    ws_split: dict[str, object] = {
         "type": "Split",
         "pattern": {"Regex": "[" + "".join(f"\\x{ord(c):02x}" for c in ASCII_WS) + "]"},
         "behavior": "MergedWithPrevious",
@@ -63,12 +63,15 @@ def to_huggingface_json(data: TokenizerData) -> str:
     }
     if byte_level:
         byte_level_cfg = {"add_prefix_space": False, "trim_offsets": False, "use_regex": False}
-        pre_tokenizer = {"type": "Sequence", "pretokenizers": [ws_split, {"type": "ByteLevel", **byte_level_cfg}]}
-        decoder = {"type": "ByteLevel", **byte_level_cfg}
+        pre_tokenizer: dict[str, object] = {
+            "type": "Sequence",
+            "pretokenizers": [ws_split, {"type": "ByteLevel", **byte_level_cfg}],
+        }
+        decoder: dict[str, object] = {"type": "ByteLevel", **byte_level_cfg}
     else:
         pre_tokenizer = ws_split
         decoder = {"type": "Fuse"}
-    doc = {
+    doc: dict[str, object] = {
         "version": "1.0",
         "truncation": None,
         "padding": None,

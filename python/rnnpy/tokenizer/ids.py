@@ -33,9 +33,7 @@ SCHEMES = (LATIN1, UTF8_BYTES)
 # pieces on. Python's str.isspace differs (it adds U+001C-U+001F), so the set
 # is spelled out.
 WHITESPACE = (
-    "\t\n\x0b\x0c\r \x85\xa0\u1680"
-    + "".join(chr(c) for c in range(0x2000, 0x200B))
-    + "\u2028\u2029\u202f\u205f\u3000"
+    "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
 )
 _WS_CLASS = "[" + re.escape(WHITESPACE) + "]"
 

@@ -121,7 +121,7 @@ def parse(doc: object) -> TokenizerData:
     return TokenizerData(vocab, merges, scheme, target if _is_int(target) else n)
 
 
-def _list(value: object, key: str) -> list:
+def _list(value: object, key: str) -> list[object]:
     if not isinstance(value, list):
         raise TokenizerError(f"{key!r} must be a list")
     return value

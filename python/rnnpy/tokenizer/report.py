@@ -6,11 +6,16 @@ MergeStep. ``TrainingReport`` is such a callback.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from rnnpy.tokenizer.ids import FIRST_MERGE_ID
 from rnnpy.tokenizer.train import MergeStep
+
+if TYPE_CHECKING:
+    from rnnpy.tokenizer import BPETokenizer
 
 
 _ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
@@ -54,7 +59,7 @@ class TrainingReport:
             if bar
             else None
         )
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> TrainingReport:
         if self._progress is not None:
@@ -80,7 +85,7 @@ class TrainingReport:
             self._progress.update(self._task, completed=step.number, rate=rate)
 
 
-def print_summary(console: Console, tokenizer, seconds: float) -> None:
+def print_summary(console: Console, tokenizer: BPETokenizer, seconds: float) -> None:
     """The old program's closing lines: time, sizes, and tokens by length."""
     merges = tokenizer.vocab_size - FIRST_MERGE_ID
     console.print(

@@ -129,7 +129,17 @@ def _pop_best(heap: list[tuple[int, int]], counts: dict[int, int]) -> tuple[int,
     return None
 
 
-def _merge(words, freqs, counts, where, heap, a, b, new_id, pieces) -> None:
+def _merge(
+    words: list[list[int]],
+    freqs: list[int],
+    counts: defaultdict[int, int],
+    where: defaultdict[int, set[int]],
+    heap: list[tuple[int, int]],
+    a: int,
+    b: int,
+    new_id: int,
+    pieces: set[int],
+) -> None:
     """Replace (a, b) by new_id in ``pieces``, left to right without overlaps,
     adjusting only the pairs next to each occurrence."""
     touched: set[int] = set()  # pairs containing new_id: the only ones that grow
