@@ -6,14 +6,26 @@ use rnnpy_core::checkpoint::CheckpointRecord;
 use rnnpy_core::nn::model::Batch;
 use rnnpy_core::nn::Model;
 
+/// The old program's checkpoints, which live beside the checkout (`../shared/golden`).
 fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden")
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the golden checkpoints of the old program must sit beside the checkout, in \
+         ../shared/golden (README, \"Development\")",
+        dir.display()
+    );
+    dir
 }
 
 #[test]
 fn golden_logits_and_loss() {
-    let mut cases: Vec<_> =
-        std::fs::read_dir(golden_dir()).expect("../shared/golden").flatten().map(|e| e.path()).collect();
+    let dir = golden_dir();
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     cases.sort();
     assert!(cases.len() >= 3);
     for case in cases.iter().filter(|c| c.join("checkpoint.bin").exists()) {
