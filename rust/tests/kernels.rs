@@ -104,3 +104,29 @@ fn products_match_float64_on_every_instruction_set_and_agree_bitwise() {
         assert!(results == base, "{other:?} and {first:?} give different bits");
     }
 }
+
+#[test]
+fn stacked_transposes_pack_the_transpose_of_a_concatenation() {
+    // [A | B]ᵀ packed as Aᵀ over Bᵀ, against the explicit transpose.
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let (k, na, nb, m) = (21, 13, 22, 5);
+    let (a, b) = (random(&mut rng, k * na), random(&mut rng, k * nb));
+    let mut t = vec![0.0; (na + nb) * k]; // [na + nb, k]
+    for p in 0..k {
+        for j in 0..na {
+            t[j * k + p] = a[p * na + j];
+        }
+        for j in 0..nb {
+            t[(na + j) * k + p] = b[p * nb + j];
+        }
+    }
+    let mut stacked = Packed::default();
+    stacked.pack_stacked(&[MatRef::transposed(&a, k, na), MatRef::transposed(&b, k, nb)]);
+    let explicit = Packed::from_parts(&[MatRef::new(&t, na + nb, k)]);
+    let x = random(&mut rng, m * (na + nb));
+    let (mut c1, mut c2) = (vec![0.0; m * k], vec![0.0; m * k]);
+    matmul_packed(MatRef::new(&x, m, na + nb), &stacked, &mut c1, k, false);
+    matmul_packed(MatRef::new(&x, m, na + nb), &explicit, &mut c2, k, false);
+    assert_eq!(c1, c2);
+    assert_eq!((stacked.k(), stacked.n()), (na + nb, k));
+}

@@ -7,6 +7,7 @@ use crate::engine::gemm::MatRef;
 use crate::engine::kernels::Packed;
 use crate::engine::Tensor;
 use crate::nn::params::{LayerIndex, ParamIndex};
+use rayon::prelude::*;
 
 /// One product's weight: `w` for `x @ w`, and `wt` for `dy @ wᵀ` (training only).
 #[derive(Clone, Debug, Default)]
@@ -21,15 +22,9 @@ impl Weight {
         let views: Vec<MatRef> = parts.iter().map(|t| MatRef::new(&t.data, t.rows, t.cols)).collect();
         self.w.pack(&views);
         if transpose {
-            // (A | B)ᵀ is Aᵀ stacked over Bᵀ: pack the transposed views one under another.
-            let (k, n) = (views[0].rows, views.iter().map(|v| v.cols).sum::<usize>());
-            let mut stacked = Vec::with_capacity(k * n);
-            for t in parts {
-                for j in 0..t.cols {
-                    stacked.extend((0..t.rows).map(|p| t.data[p * t.cols + j]));
-                }
-            }
-            self.wt.pack(&[MatRef::new(&stacked, n, k)]);
+            // (A | B)ᵀ is Aᵀ stacked over Bᵀ.
+            let t: Vec<MatRef> = parts.iter().map(|t| MatRef::transposed(&t.data, t.rows, t.cols)).collect();
+            self.wt.pack_stacked(&t);
         }
     }
 }
@@ -74,14 +69,15 @@ pub struct ModelWeights {
 }
 
 impl ModelWeights {
-    /// Packs (or repacks in place) every matrix of `params`.
+    /// Packs (or repacks in place) every matrix of `params`, the layers in parallel.
     pub fn pack(&mut self, params: &[Tensor], index: &ParamIndex, routed: bool, transposes: bool) {
         self.with_transposes = transposes;
         self.layers.resize_with(index.layers.len(), LayerWeights::default);
-        for (w, ix) in self.layers.iter_mut().zip(&index.layers) {
-            w.pack(params, ix, routed, transposes);
-        }
-        self.head.pack(&[&params[index.output_proj]], transposes);
+        let (layers, head) = (&mut self.layers, &mut self.head);
+        rayon::join(
+            || layers.par_iter_mut().zip(&index.layers).for_each(|(w, ix)| w.pack(params, ix, routed, transposes)),
+            || head.pack(&[&params[index.output_proj]], transposes),
+        );
     }
 }
 

@@ -34,22 +34,60 @@ impl Packed {
     pub fn pack(&mut self, parts: &[MatRef]) {
         let k = parts[0].rows;
         assert!(parts.iter().all(|p| p.rows == k), "Packed::pack: parts differ in rows");
-        let n: usize = parts.iter().map(|p| p.cols).sum();
-        let panels = n.div_ceil(NR);
+        self.reset(k, parts.iter().map(|p| p.cols).sum());
+        let mut col = 0;
+        for part in parts {
+            self.copy_in(part, 0, col);
+            col += part.cols;
+        }
+    }
+
+    /// Packs the row-wise concatenation of `[k_i, n]` views, top to bottom:
+    /// the transpose of `[A | B]` is `Aᵀ` stacked over `Bᵀ`.
+    pub fn pack_stacked(&mut self, parts: &[MatRef]) {
+        let n = parts[0].cols;
+        assert!(parts.iter().all(|p| p.cols == n), "Packed::pack_stacked: parts differ in columns");
+        self.reset(parts.iter().map(|p| p.rows).sum(), n);
+        let mut row = 0;
+        for part in parts {
+            self.copy_in(part, row, 0);
+            row += part.rows;
+        }
+    }
+
+    fn reset(&mut self, k: usize, n: usize) {
         self.k = k;
         self.n = n;
         self.data.clear();
-        self.data.resize(panels * k * NR, 0.0);
-        let mut col = 0;
-        for part in parts {
-            for j in 0..part.cols {
-                let (panel, lane) = ((col + j) / NR, (col + j) % NR);
-                let dst = &mut self.data[panel * k * NR..(panel + 1) * k * NR];
-                for p in 0..k {
-                    dst[p * NR + lane] = part.data[p * part.row_stride + j * part.col_stride];
+        self.data.resize(n.div_ceil(NR) * k * NR, 0.0);
+    }
+
+    /// Copies `v` to rows `row0..`, columns `col0..` of the packed matrix,
+    /// walking the source along its contiguous dimension.
+    fn copy_in(&mut self, v: &MatRef, row0: usize, col0: usize) {
+        let k = self.k;
+        if v.col_stride == 1 {
+            // Each row in runs of at most 16 columns, one contiguous copy per panel.
+            for p in 0..v.rows {
+                let src = &v.data[p * v.row_stride..p * v.row_stride + v.cols];
+                let mut j = 0;
+                while j < v.cols {
+                    let (col, lane) = (col0 + j, (col0 + j) % NR);
+                    let take = (NR - lane).min(v.cols - j);
+                    let at = (col / NR) * k * NR + (row0 + p) * NR + lane;
+                    self.data[at..at + take].copy_from_slice(&src[j..j + take]);
+                    j += take;
                 }
             }
-            col += part.cols;
+        } else {
+            // A transposed view: column j of `v` is contiguous in memory.
+            for j in 0..v.cols {
+                let col = col0 + j;
+                let base = (col / NR) * k * NR + row0 * NR + col % NR;
+                for p in 0..v.rows {
+                    self.data[base + p * NR] = v.data[p * v.row_stride + j * v.col_stride];
+                }
+            }
         }
     }
 
