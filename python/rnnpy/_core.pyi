@@ -74,6 +74,9 @@ class Model:
     def loss_and_grad(
         self, inputs: npt.NDArray[np.uint32], targets: npt.NDArray[np.uint32], want_grad: bool = True
     ) -> tuple[float, dict[str, npt.NDArray[np.float32]] | None]: ...
+    def loss_from(
+        self, inputs: npt.NDArray[np.uint32], targets: npt.NDArray[np.uint32], state: RecurrentState
+    ) -> float: ...
     def new_state(self, batch: int) -> RecurrentState: ...
     def step(self, state: RecurrentState, tokens: list[int]) -> npt.NDArray[np.float32]: ...
     def generate(self, prompt: list[int], length: int, temperature: float = 0.8, seed: int = 0) -> list[int]: ...
@@ -92,8 +95,22 @@ class Trainer:
     weight_decay: float
     grad_clip: float
     def step(
-        self, model: Model, inputs: npt.NDArray[np.uint32], targets: npt.NDArray[np.uint32]
+        self,
+        model: Model,
+        inputs: npt.NDArray[np.uint32],
+        targets: npt.NDArray[np.uint32],
+        state: RecurrentState | None = None,
     ) -> tuple[float, float]: ...
+    def gradient(
+        self,
+        model: Model,
+        inputs: npt.NDArray[np.uint32],
+        targets: npt.NDArray[np.uint32],
+        out: npt.NDArray[np.float32],
+        scale: float = 1.0,
+        state: RecurrentState | None = None,
+    ) -> float: ...
+    def apply_gradient(self, model: Model, grad: npt.NDArray[np.float32]) -> float: ...
     def steps(
         self, model: Model, inputs: npt.NDArray[np.uint32], targets: npt.NDArray[np.uint32]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...

@@ -83,9 +83,14 @@ class Model:
         """`inputs [B, T]` integer ids -> float32 logits `[B, T, V]`, from zero state."""
         return self._core.logits(token_array(inputs, "inputs"))
 
-    def loss(self, inputs: object, targets: object) -> float:
-        """Mean cross-entropy (nats) over all B·T positions."""
-        loss, _ = self._core.loss_and_grad(token_array(inputs, "inputs"), token_array(targets, "targets"), False)
+    def loss(self, inputs: object, targets: object, state: RecurrentState | None = None) -> float:
+        """Mean cross-entropy (nats) over all B·T positions. With `state`
+        (from `new_state(B)`), sequence b continues row b of it and the state
+        advances to the end: a long text scored window by window, exactly."""
+        x, y = token_array(inputs, "inputs"), token_array(targets, "targets")
+        if state is not None:
+            return float(self._core.loss_from(x, y, state))
+        loss, _ = self._core.loss_and_grad(x, y, False)
         return float(loss)
 
     def loss_and_grad(self, inputs: object, targets: object) -> tuple[float, dict[str, FloatArray]]:

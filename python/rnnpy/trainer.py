@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from rnnpy import _core
 from rnnpy._arrays import token_array
-from rnnpy.model import GRPOBatch, GRPOStats, Model
+from rnnpy.model import GRPOBatch, GRPOStats, Model, RecurrentState
 
 
 class StepResult(NamedTuple):
@@ -74,10 +74,39 @@ class Trainer:
         finally:
             self.learning_rate, self.weight_decay, self.grad_clip = saved
 
-    def step(self, inputs: object, targets: object) -> StepResult:
-        """One update on a batch `[B, T]`."""
-        loss, norm = self._core.step(self.model.core, token_array(inputs, "inputs"), token_array(targets, "targets"))
+    def step(self, inputs: object, targets: object, state: RecurrentState | None = None) -> StepResult:
+        """One update on a batch `[B, T]`. With `state` (from
+        `model.new_state(B)`), sequence b continues row b of it and the state
+        advances to the batch's end, without gradient into it: truncated BPTT
+        over long streams."""
+        x, y = token_array(inputs, "inputs"), token_array(targets, "targets")
+        loss, norm = self._core.step(self.model.core, x, y, state)
         return StepResult(float(loss), float(norm))
+
+    def gradient(
+        self,
+        inputs: object,
+        targets: object,
+        out: npt.NDArray[np.float32] | None = None,
+        scale: float = 1.0,
+        state: RecurrentState | None = None,
+    ) -> tuple[float, npt.NDArray[np.float32]]:
+        """The gradient of `scale ×` the batch's mean loss, flat (one float32
+        per parameter, checkpoint order), written into `out` when given, with
+        no update; returns `(scale × loss, gradient)`. A data-parallel rank
+        passes its share of the global batch's rows as `scale`: the ranks'
+        gradients then sum to the global one (apply it with
+        `apply_gradient`)."""
+        if out is None:
+            out = np.zeros(self.model.config.num_parameters(), dtype=np.float32)
+        x, y = token_array(inputs, "inputs"), token_array(targets, "targets")
+        loss = self._core.gradient(self.model.core, x, y, out, scale, state)
+        return float(loss), out
+
+    def apply_gradient(self, grad: npt.ArrayLike) -> float:
+        """Global-norm clip and one AdamW update from a flat gradient; returns
+        the norm before clipping. `gradient` then this is one `step`."""
+        return float(self._core.apply_gradient(self.model.core, np.ascontiguousarray(grad, np.float32)))
 
     def steps(self, inputs: object, targets: object) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """`N` updates on batches `[N, B, T]` in one call: per-step losses and norms."""

@@ -17,6 +17,24 @@ pub struct RecurrentState {
 }
 
 impl RecurrentState {
+    /// Checks that this state fits `model` and a batch of `b` sequences.
+    pub fn check(&self, model: &Model, b: usize) -> Result<()> {
+        let cfg = &model.config;
+        let per_layer = if cfg.use_rwkv { 4 } else { 1 };
+        let fits = self.layers.len() == cfg.num_layers
+            && self
+                .layers
+                .iter()
+                .all(|ts| ts.len() == per_layer && ts.iter().all(|t| t.rows == self.b && t.cols == cfg.hidden_size));
+        if !fits {
+            return Err(crate::Error::Input("the recurrent state was made for another model".into()));
+        }
+        if self.b != b {
+            return Err(crate::Error::Input(format!("the recurrent state holds {} sequences, the batch {b}", self.b)));
+        }
+        Ok(())
+    }
+
     pub fn zeros(model: &Model, b: usize) -> Self {
         let cfg = &model.config;
         let per_layer = if cfg.use_rwkv { 4 } else { 1 };

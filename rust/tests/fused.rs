@@ -78,7 +78,7 @@ fn check_against_tape(cfg: &ModelConfig, seed: u64, b: usize, t: usize) {
     let mut w = ModelWeights::default();
     w.pack(m.params(), m.index(), cfg.effective_top_k() > 0 && !cfg.fast_mode, true);
     let (mut ws, mut grad) = (Vec::new(), Vec::new());
-    let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, &mut ws, &mut grad);
+    let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, 1.0, None, &mut ws, &mut grad);
     assert!((loss - tape_loss).abs() <= 1e-5 * tape_loss.abs().max(1.0), "{cfg:?}: loss {loss} vs {tape_loss}");
     for (i, (spec, tg)) in m.specs.iter().zip(tape_grads.unwrap()).enumerate() {
         let fg = &grad[m.offsets[i]..m.offsets[i + 1]];
@@ -113,7 +113,7 @@ fn fused_run(cfg: &ModelConfig, b: usize, t: usize) -> (f32, Vec<f32>, Vec<f32>)
     let mut w = ModelWeights::default();
     w.pack(m.params(), m.index(), true, true);
     let (mut ws, mut grad) = (Vec::new(), Vec::new());
-    let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, &mut ws, &mut grad);
+    let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, 1.0, None, &mut ws, &mut grad);
     (loss, grad, fused::logits(&m, &x, b, t))
 }
 
@@ -165,4 +165,62 @@ fn stepping_token_by_token_gives_the_same_logits_and_state_as_the_whole_sequence
             assert!(d < 1e-4, "{cfg:?}: carried state differs from the tape by {d}");
         }
     }
+}
+
+#[test]
+fn a_text_read_in_windows_with_the_state_carried_has_the_loss_of_the_whole_text() {
+    use rnnpy_core::generate::RecurrentState;
+    let cfg = config(29, 24, 36, 2, 4, 2, false, true);
+    let m = model(cfg.clone(), 5);
+    let (b, t1, t2) = (3, 7, 5);
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let (x, y) = (tokens(&mut rng, b * (t1 + t2), 29), tokens(&mut rng, b * (t1 + t2), 29));
+    let t = t1 + t2;
+    let cut = |v: &[u32], from: usize, len: usize| -> Vec<u32> {
+        (0..b).flat_map(|bi| v[bi * t + from..bi * t + from + len].iter().copied()).collect()
+    };
+    let (whole, _) = m.loss_and_grad(Batch { tokens: &x, b, t }, &y, false).unwrap();
+    let mut state = RecurrentState::zeros(&m, b);
+    let l1 = m.loss_from(Batch { tokens: &cut(&x, 0, t1), b, t: t1 }, &cut(&y, 0, t1), &mut state).unwrap();
+    let l2 = m.loss_from(Batch { tokens: &cut(&x, t1, t2), b, t: t2 }, &cut(&y, t1, t2), &mut state).unwrap();
+    let windows = (l1 * t1 as f32 + l2 * t2 as f32) / t as f32;
+    assert!((windows - whole).abs() < 1e-5, "{windows} vs {whole}");
+    // A state of the wrong batch size is an error, not a panic.
+    let mut wrong = RecurrentState::zeros(&m, b + 1);
+    assert!(m.loss_from(Batch { tokens: &cut(&x, 0, t1), b, t: t1 }, &cut(&y, 0, t1), &mut wrong).is_err());
+}
+
+#[test]
+fn a_gradient_applied_from_a_flat_buffer_is_a_training_step_and_shards_add_up() {
+    use rnnpy_core::train::Trainer;
+    let cfg = config(29, 24, 36, 2, 4, 2, false, true);
+    let (b, t) = (8, 6);
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (x, y) = (tokens(&mut rng, b * t, 29), tokens(&mut rng, b * t, 29));
+    let mut stepped = model(cfg.clone(), 1);
+    let mut applied = stepped.clone();
+    let mut t1 = Trainer::new(&stepped, 1e-2, 0.01, 1.0);
+    let mut t2 = Trainer::new(&applied, 1e-2, 0.01, 1.0);
+    let s = t1.step(&mut stepped, Batch { tokens: &x, b, t }, &y).unwrap();
+    let mut g = vec![0.0; applied.num_params()];
+    let loss = t2.gradient(&applied, Batch { tokens: &x, b, t }, &y, 1.0, None, &mut g).unwrap();
+    let norm = t2.apply_flat(&mut applied, &mut g).unwrap();
+    assert_eq!((loss, norm), (s.loss, s.grad_norm));
+    assert!(stepped.params() == applied.params());
+    // Two shards of half the rows, each scaled by its share, sum to the whole batch.
+    let m = model(cfg, 2);
+    let mut tr = Trainer::new(&m, 1e-2, 0.01, 1.0);
+    let mut whole = vec![0.0; m.num_params()];
+    let lw = tr.gradient(&m, Batch { tokens: &x, b, t }, &y, 1.0, None, &mut whole).unwrap();
+    let (mut sum, mut part, mut lsum) = (vec![0.0f32; m.num_params()], vec![0.0; m.num_params()], 0.0);
+    for half in [0..b / 2, b / 2..b] {
+        let r = half.start * t..half.end * t;
+        lsum += tr.gradient(&m, Batch { tokens: &x[r.clone()], b: b / 2, t }, &y[r], 0.5, None, &mut part).unwrap();
+        sum.iter_mut().zip(&part).for_each(|(a, p)| *a += p);
+    }
+    assert!((lsum - lw).abs() < 1e-5, "{lsum} vs {lw}");
+    let scale = whole.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+    assert!(max_abs(&sum, &whole) <= 1e-5 * scale, "shards differ by {}", max_abs(&sum, &whole));
+    let mut short = vec![0.0; 3];
+    assert!(tr.gradient(&m, Batch { tokens: &x, b, t }, &y, 1.0, None, &mut short).is_err());
 }

@@ -17,9 +17,12 @@ pub fn chunks(b: usize) -> Vec<(usize, usize)> {
     (0..b).step_by(rows).map(|s| (s, (s + rows).min(b))).collect()
 }
 
-/// Mean cross-entropy of `tokens [B, T] -> targets [B, T]` (batch-major) and
-/// its gradient (flat, into `grad`): chunks in parallel, their gradients
-/// summed in chunk order. Token ids are checked by the caller.
+/// `scale ×` the mean cross-entropy of `tokens [B, T] -> targets [B, T]`
+/// (batch-major) and its gradient (flat, into `grad`): chunks in parallel,
+/// their gradients summed in chunk order. With `state` (per layer
+/// `[s, num, den, xp]` or `[s]`, `[B, H]` each) the sequences start from it
+/// and it is advanced to their end — gradients do not flow into it
+/// (truncated BPTT). Token ids are checked by the caller.
 #[allow(clippy::too_many_arguments)]
 pub fn loss_and_grad(
     model: &Model,
@@ -28,20 +31,29 @@ pub fn loss_and_grad(
     targets: &[u32],
     b: usize,
     t: usize,
+    scale: f32,
+    state: Option<&mut [Vec<Tensor>]>,
     workspaces: &mut Vec<Workspace>,
     grad: &mut Vec<f32>,
 ) -> f32 {
     let parts = chunks(b);
     workspaces.resize_with(parts.len(), Workspace::default);
+    let view: Option<&[Vec<Tensor>]> = state.as_deref();
     let losses: Vec<f64> = parts
         .par_iter()
         .zip(workspaces.par_iter_mut())
         .map(|(&(s, e), ws)| {
-            let weight = (e - s) as f32 / b as f32;
-            forward(model, w, &tokens[s * t..e * t], e - s, t, None, ws);
+            let weight = scale * (e - s) as f32 / b as f32;
+            let init = view.map(|layers| StateRows { layers, rows: (s, e) });
+            forward(model, w, &tokens[s * t..e * t], e - s, t, init, ws);
             chunk::loss(model, w, &targets[s * t..e * t], Some(weight), ws) * weight as f64
         })
         .collect();
+    if let Some(state) = state {
+        for (&(s, _), ws) in parts.iter().zip(workspaces.iter()) {
+            final_states(model, ws, state, s);
+        }
+    }
     size(grad, model.num_params());
     grad.copy_from_slice(&workspaces[0].grad);
     for ws in &workspaces[1..parts.len()] {
@@ -123,17 +135,33 @@ pub fn step(model: &Model, state: &mut [Vec<Tensor>], tokens: &[u32]) -> Tensor 
     Tensor::from_vec(b, v, logits)
 }
 
-/// Mean cross-entropy without gradient (inference weights).
-pub fn loss(model: &Model, tokens: &[u32], targets: &[u32], b: usize, t: usize) -> f32 {
+/// Mean cross-entropy without gradient (inference weights), from `state`
+/// when given, which is then advanced to the end of the sequences.
+pub fn loss(
+    model: &Model,
+    tokens: &[u32],
+    targets: &[u32],
+    b: usize,
+    t: usize,
+    state: Option<&mut [Vec<Tensor>]>,
+) -> f32 {
     let w = model.inference_weights();
     let parts = chunks(b);
-    let losses: Vec<f64> = parts
+    let view: Option<&[Vec<Tensor>]> = state.as_deref();
+    let results: Vec<(f64, Option<Workspace>)> = parts
         .par_iter()
         .map(|&(s, e)| {
             let mut ws = Workspace::default();
-            forward(model, &w, &tokens[s * t..e * t], e - s, t, None, &mut ws);
-            chunk::loss(model, &w, &targets[s * t..e * t], None, &mut ws) * (e - s) as f64 / b as f64
+            let init = view.map(|layers| StateRows { layers, rows: (s, e) });
+            forward(model, &w, &tokens[s * t..e * t], e - s, t, init, &mut ws);
+            let l = chunk::loss(model, &w, &targets[s * t..e * t], None, &mut ws) * (e - s) as f64 / b as f64;
+            (l, view.map(|_| ws))
         })
         .collect();
-    losses.iter().sum::<f64>() as f32
+    if let Some(state) = state {
+        for (&(s, _), (_, ws)) in parts.iter().zip(&results) {
+            final_states(model, ws.as_ref().expect("kept when a state is carried"), state, s);
+        }
+    }
+    results.iter().map(|r| r.0).sum::<f64>() as f32
 }

@@ -10,6 +10,7 @@ use crate::engine::{Tape, Tensor, Var};
 use crate::error::{Error, Result};
 use crate::fused::batch;
 use crate::fused::weights::ModelWeights;
+use crate::generate::RecurrentState;
 use std::sync::{Arc, OnceLock};
 
 /// Sequences per data-parallel chunk of a training batch (see `loss_and_grad`):
@@ -174,13 +175,23 @@ impl Model {
         self.check_tokens(targets, batch.b, batch.t, "targets")?;
         let (b, t) = (batch.b, batch.t);
         if !want_grad {
-            return Ok((batch::loss(self, batch.tokens, targets, b, t), None));
+            return Ok((batch::loss(self, batch.tokens, targets, b, t, None), None));
         }
         let mut w = ModelWeights::default();
         w.pack(&self.params, &self.index, self.config.effective_top_k() > 0 && !self.config.fast_mode, true);
         let (mut ws, mut grad) = (Vec::new(), Vec::new());
-        let loss = batch::loss_and_grad(self, &w, batch.tokens, targets, b, t, &mut ws, &mut grad);
+        let loss = batch::loss_and_grad(self, &w, batch.tokens, targets, b, t, 1.0, None, &mut ws, &mut grad);
         Ok((loss, Some(self.unflatten(&grad))))
+    }
+
+    /// Mean cross-entropy from `state` (sequence b continues row b of it),
+    /// which is advanced to the end: the exact loss of a long text read in
+    /// windows, the state carried across them.
+    pub fn loss_from(&self, batch: Batch, targets: &[u32], state: &mut RecurrentState) -> Result<f32> {
+        self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
+        self.check_tokens(targets, batch.b, batch.t, "targets")?;
+        state.check(self, batch.b)?;
+        Ok(batch::loss(self, batch.tokens, targets, batch.b, batch.t, Some(state.layers.as_mut_slice())))
     }
 
     /// A flat vector in the checkpoint's order as one tensor per parameter.

@@ -220,6 +220,21 @@ impl PyModel {
         Ok((loss, grads))
     }
 
+    /// Mean loss of `inputs -> targets [B, T]` from `state`, which advances
+    /// to the end of the sequences (a long text read in windows).
+    fn loss_from(
+        &self,
+        py: Python<'_>,
+        inputs: PyReadonlyArray2<u32>,
+        targets: PyReadonlyArray2<u32>,
+        state: &mut PyRecurrentState,
+    ) -> PyResult<f32> {
+        let (ids, tg, shape) = token_pair(&inputs, &targets)?;
+        let (b, t) = (shape[0], shape[1]);
+        let (model, st) = (&self.inner, &mut state.inner);
+        Ok(py.allow_threads(|| model.loss_from(Batch { tokens: &ids, b, t }, &tg, st))?)
+    }
+
     /// Fresh zero state for `batch` sequences.
     fn new_state(&self, batch: usize) -> PyResult<PyRecurrentState> {
         if batch == 0 {

@@ -1,12 +1,12 @@
 //! `Trainer`: AdamW state plus one training step (or many) per call, with the
 //! GIL released. Supervised steps and GRPO updates share the one AdamW.
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyReadwriteArray1};
 use pyo3::prelude::*;
 
 use super::arrays::{to_numpy, token_pair};
 use super::errors::input;
-use super::model::PyModel;
+use super::model::{PyModel, PyRecurrentState};
 use super::rl::{PyGrpoBatch, PyGrpoStats};
 use crate::nn::model::Batch;
 use crate::rl::{grpo_loss_and_grad, GrpoConfig};
@@ -88,19 +88,62 @@ impl PyTrainer {
     }
 
     /// One step on `inputs`/`targets [B, T]`: `(loss, pre-clip grad norm)`.
+    /// With `state`, the sequences continue from it and it advances to their
+    /// end (truncated BPTT: no gradient flows into it).
+    #[pyo3(signature = (model, inputs, targets, state=None))]
     fn step(
         &mut self,
         py: Python<'_>,
         model: &Bound<PyModel>,
         inputs: PyReadonlyArray2<u32>,
         targets: PyReadonlyArray2<u32>,
+        state: Option<PyRefMut<PyRecurrentState>>,
     ) -> PyResult<(f32, f32)> {
         let (ids, tg, shape) = token_pair(&inputs, &targets)?;
         let (b, t) = (shape[0], shape[1]);
         let mut m = model.borrow_mut();
+        let mut state = state;
+        let st = state.as_mut().map(|s| &mut s.inner);
         let (trainer, model) = (&mut self.inner, &mut m.inner);
-        let s = py.allow_threads(|| trainer.step(model, Batch { tokens: &ids, b, t }, &tg))?;
+        let s = py.allow_threads(|| trainer.step_from(model, Batch { tokens: &ids, b, t }, &tg, st))?;
         Ok((s.loss, s.grad_norm))
+    }
+
+    /// The gradient of `scale ×` the batch's mean loss into `out` (float32,
+    /// one value per parameter, checkpoint order), without an update;
+    /// returns `scale ×` the loss. With `state`, as in `step`.
+    #[pyo3(signature = (model, inputs, targets, out, scale=1.0, state=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn gradient(
+        &mut self,
+        py: Python<'_>,
+        model: &Bound<PyModel>,
+        inputs: PyReadonlyArray2<u32>,
+        targets: PyReadonlyArray2<u32>,
+        mut out: PyReadwriteArray1<f32>,
+        scale: f32,
+        state: Option<PyRefMut<PyRecurrentState>>,
+    ) -> PyResult<f32> {
+        let (ids, tg, shape) = token_pair(&inputs, &targets)?;
+        let (b, t) = (shape[0], shape[1]);
+        if !scale.is_finite() {
+            return Err(input(format!("scale must be finite, got {scale}")));
+        }
+        let out = out.as_slice_mut().map_err(|_| input("the gradient buffer must be a contiguous float32 array"))?;
+        let m = model.borrow();
+        let mut state = state;
+        let st = state.as_mut().map(|s| &mut s.inner);
+        let (trainer, model) = (&mut self.inner, &m.inner);
+        Ok(py.allow_threads(|| trainer.gradient(model, Batch { tokens: &ids, b, t }, &tg, scale, st, out))?)
+    }
+
+    /// Clip + AdamW from a flat gradient (checkpoint order); returns the
+    /// pre-clip norm. `gradient` and then this is one `step`.
+    fn apply_gradient(&mut self, py: Python<'_>, model: &Bound<PyModel>, grad: PyReadonlyArray1<f32>) -> PyResult<f32> {
+        let mut g: Vec<f32> = grad.as_array().iter().copied().collect();
+        let mut m = model.borrow_mut();
+        let (trainer, model) = (&mut self.inner, &mut m.inner);
+        Ok(py.allow_threads(|| trainer.apply_flat(model, &mut g))?)
     }
 
     /// `N` steps on `inputs`/`targets [N, B, T]` in one call; returns per-step
