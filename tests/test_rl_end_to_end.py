@@ -1,7 +1,9 @@
 """End to end, seeded and small (H=32, fastMode): supervised warm-up on a
 generated task corpus, then GRPO. The held-out greedy exact-match rate and
-mean reward must rise by a margin; with the advantage's sign flipped (the old
-program's bug) the reward must fall."""
+mean reward must rise by a margin, on average over three RL seeds (a single
+seed's gain swings by several points: the sampled trajectory amplifies any
+change of rounding); with the advantage's sign flipped (the old program's
+bug) the reward must fall."""
 
 from __future__ import annotations
 
@@ -38,14 +40,16 @@ def rl(task_name: str, episodes: int, **overrides: object) -> RLReport:
 
 @pytest.mark.parametrize(("task", "episodes"), [("copy", 100), ("reverse", 100)])
 def test_grpo_raises_held_out_accuracy_and_reward(task: str, episodes: int) -> None:
-    rep = rl(task, episodes)
-    print(f"\n{task}: before {rep.before.line()}\n{task}: after  {rep.after.line()}")
-    assert 0.2 < rep.before.exact < 0.9, "the warm-up should leave room for RL"
-    assert rep.after.exact >= rep.before.exact + 0.03
-    assert rep.after.mean_reward >= rep.before.mean_reward + 0.03
-    # The sampled reward (what GRPO optimises) rises over the run.
-    r = [e.mean_reward for e in rep.episodes]
-    assert np.mean(r[-20:]) > np.mean(r[:20]) + 0.05
+    reps = [rl(task, episodes, seed=seed) for seed in (0, 1, 2)]
+    for rep in reps:
+        print(f"\n{task}: before {rep.before.line()}\n{task}: after  {rep.after.line()}")
+        assert 0.2 < rep.before.exact < 0.9, "the warm-up should leave room for RL"
+        # The sampled reward (what GRPO optimises) rises over every run.
+        r = [e.mean_reward for e in rep.episodes]
+        assert np.mean(r[-20:]) > np.mean(r[:20]) + 0.05
+    before, after = reps[0].before, [rep.after for rep in reps]
+    assert np.mean([a.exact for a in after]) >= before.exact + 0.03
+    assert np.mean([a.mean_reward for a in after]) >= before.mean_reward + 0.03
 
 
 def test_flipped_advantages_make_the_reward_fall() -> None:

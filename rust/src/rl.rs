@@ -6,5 +6,8 @@
 pub mod grpo;
 pub mod sample;
 
-pub use grpo::{grpo_loss_and_grad, token_log_probs, GrpoBatch, GrpoConfig, GrpoStats};
+pub use grpo::{
+    grpo_gradient, grpo_loss_and_grad, reference_grpo_loss_and_grad, reference_token_log_probs, token_log_probs,
+    GrpoBatch, GrpoConfig, GrpoStats,
+};
 pub use sample::{sample_groups, Completion, SampleConfig};

@@ -13,6 +13,7 @@ use crate::fused::weights::ModelWeights;
 use crate::generate::RecurrentState;
 use crate::nn::model::{Batch, Model};
 use crate::optim::{clip_flat, clip_global_norm, AdamW};
+use crate::rl::{grpo_gradient, GrpoBatch, GrpoConfig, GrpoStats};
 
 #[derive(Clone, Copy, Debug)]
 pub struct StepStats {
@@ -134,7 +135,19 @@ impl Trainer {
         ))
     }
 
-    /// Clips per-parameter `grads` (from another loss, e.g. GRPO) and updates
+    /// One GRPO update: the loss's gradient on the fused path (this trainer's
+    /// packed weights and workspaces), clip, AdamW. Returns the statistics
+    /// before the update and the pre-clip gradient norm.
+    pub fn grpo_step(&mut self, model: &mut Model, batch: GrpoBatch, cfg: GrpoConfig) -> Result<(GrpoStats, f32)> {
+        let routed = !model.config.fast_mode && model.config.effective_top_k() > 0;
+        self.weights.pack(model.params(), model.index(), routed, true);
+        let stats = grpo_gradient(model, &self.weights, batch, cfg, &mut self.workspaces, &mut self.grad)?;
+        let norm = clip_flat(&mut self.grad, self.grad_clip);
+        self.optimizer.update_flat(model.params_mut(), &self.grad);
+        Ok((stats, norm))
+    }
+
+    /// Clips per-parameter `grads` (from another loss) and updates
     /// `model`; returns the pre-clip norm.
     pub fn apply(&mut self, model: &mut Model, grads: &mut [Tensor]) -> f32 {
         let norm = clip_global_norm(grads, self.grad_clip);

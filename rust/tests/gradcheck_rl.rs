@@ -272,3 +272,53 @@ fn bad_batches_are_errors_not_panics() {
     assert!(token_log_probs(&model, &[1], 1, 1).is_err());
     assert!(sample_groups(&model, &[vec![]], &sample_cfg(2, 1.0), &mut ChaCha8Rng::seed_from_u64(0)).is_err());
 }
+
+/// The fused path's GRPO loss, statistics, gradients and token log-probs
+/// equal the tape's (the reference, checked op by op against finite differences).
+#[test]
+fn fused_grpo_matches_the_tape() {
+    use rnnpy_core::rl::{reference_grpo_loss_and_grad, reference_token_log_probs};
+    let cfg_model = ModelConfig {
+        hidden_size: 20,
+        embed_size: 12,
+        num_layers: 2,
+        num_experts: 3,
+        top_k: 2,
+        ..tiny_model(0).config
+    };
+    let model = Model::new(cfg_model, 4).unwrap();
+    let (n, t) = (19, 7); // three chunks of sequences
+    let seqs: Vec<u32> = (0..n * t).map(|i| ((i * 7 + i / t) % 7) as u32).collect();
+    let mask: Vec<f32> = (0..n * t).map(|i| if i % t >= 3 && (i / t) % 4 != 3 { 1.0 } else { 0.0 }).collect();
+    let base = reference_token_log_probs(&model, &seqs, n, t).unwrap();
+    let fused_lp = token_log_probs(&model, &seqs, n, t).unwrap();
+    let d = base.data.iter().zip(&fused_lp.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(d < 1e-5, "token log-probs differ by {d}");
+    let old: Vec<f32> = base.data.iter().enumerate().map(|(i, x)| x + 0.04 * ((i % 5) as f32 - 2.0)).collect();
+    let reference: Vec<f32> = base.data.iter().enumerate().map(|(i, x)| x - 0.1 * ((i % 3) as f32)).collect();
+    let adv: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+    for (with_ref, beta) in [(false, 0.0), (true, 0.1)] {
+        let b = GrpoBatch {
+            sequences: &seqs,
+            n,
+            t,
+            mask: &mask,
+            old_log_probs: &old,
+            ref_log_probs: with_ref.then_some(&reference[..]),
+            advantages: &adv,
+        };
+        let cfg = GrpoConfig { clip: 0.2, kl_beta: beta };
+        let (fs, fg) = grpo_loss_and_grad(&model, b, cfg).unwrap();
+        let (ts, tg) = reference_grpo_loss_and_grad(&model, b, cfg).unwrap();
+        assert_eq!((fs.tokens, fs.clip_fraction), (ts.tokens, ts.clip_fraction));
+        for (a, b, what) in [(fs.loss, ts.loss, "loss"), (fs.mean_ratio, ts.mean_ratio, "ratio"), (fs.kl, ts.kl, "kl")]
+        {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{what}: fused {a}, tape {b}");
+        }
+        for (i, (f, r)) in fg.iter().zip(&tg).enumerate() {
+            let scale = r.data.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+            let d = f.data.iter().zip(&r.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(d <= 1e-4 * scale + 1e-8, "{}: gradient differs by {d} (scale {scale})", model.specs[i].name);
+        }
+    }
+}

@@ -112,21 +112,37 @@ pub fn final_states(model: &Model, ws: &Workspace, dst: &mut [Vec<Tensor>], star
 /// `targets [B, T]` (batch-major), and — when `seed` is given — the
 /// gradient of `seed · loss` into `ws.grad`.
 pub fn loss(model: &Model, w: &ModelWeights, targets: &[u32], seed: Option<f32>, ws: &mut Workspace) -> f64 {
-    let (b, t, v) = (ws.b, ws.t, model.config.vocab_size);
+    let (b, t) = (ws.b, ws.t);
     let rows = b * t;
     let scale = seed.unwrap_or(0.0) / rows as f32;
-    let mut total = 0.0f64;
     // Row t·B + b of the logits is position t of sequence b.
-    for (r, lr) in ws.logits.chunks_exact_mut(v).enumerate() {
+    let mut cross_entropy = |r: usize, row: &mut [f32]| {
         let target = targets[(r % b) * t + r / b] as usize;
-        let (lse, picked) = super::kernels::softmax_xent(lr, target, scale, seed.is_some());
-        total += (lse - picked) as f64;
-    }
-    let mean = total / rows as f64;
-    if seed.is_some() {
-        backward(model, w, ws);
-    }
-    mean
+        let (lse, picked) = super::kernels::softmax_xent(row, target, scale, seed.is_some());
+        (lse - picked) as f64
+    };
+    let total = if seed.is_some() {
+        backward_from_rows(model, w, ws, &mut cross_entropy)
+    } else {
+        ws.logits.chunks_exact_mut(model.config.vocab_size).enumerate().map(|(r, row)| cross_entropy(r, row)).sum()
+    };
+    total / rows as f64
+}
+
+/// Any loss that is a sum over the rows of the logits of the last
+/// `forward`: `row_grad(r, row)` gets time-major row `r` (position `r / B`
+/// of sequence `r % B`), returns its loss term and overwrites the row with
+/// that term's gradient. Then the backward pass runs into `ws.grad`.
+/// Returns the sum of the terms.
+pub fn backward_from_rows(
+    model: &Model,
+    w: &ModelWeights,
+    ws: &mut Workspace,
+    row_grad: &mut dyn FnMut(usize, &mut [f32]) -> f64,
+) -> f64 {
+    let total = ws.logits.chunks_exact_mut(model.config.vocab_size).enumerate().map(|(r, row)| row_grad(r, row)).sum();
+    backward(model, w, ws);
+    total
 }
 
 /// Backward from `ws.logits`, which `loss` has turned into `∂/∂logits`.

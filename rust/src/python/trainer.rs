@@ -9,7 +9,7 @@ use super::errors::input;
 use super::model::{PyModel, PyRecurrentState};
 use super::rl::{PyGrpoBatch, PyGrpoStats};
 use crate::nn::model::Batch;
-use crate::rl::{grpo_loss_and_grad, GrpoConfig};
+use crate::rl::GrpoConfig;
 use crate::train::Trainer;
 
 #[pyclass(name = "Trainer", module = "rnnpy._core")]
@@ -186,10 +186,8 @@ impl PyTrainer {
     ) -> PyResult<PyGrpoStats> {
         let mut m = model.borrow_mut();
         let (trainer, model) = (&mut self.inner, &mut m.inner);
-        let (stats, norm) = py.allow_threads(|| -> crate::Result<_> {
-            let (stats, mut grads) = grpo_loss_and_grad(model, batch.view(), GrpoConfig { clip, kl_beta })?;
-            Ok((stats, trainer.apply(model, &mut grads)))
-        })?;
+        let (stats, norm) =
+            py.allow_threads(|| trainer.grpo_step(model, batch.view(), GrpoConfig { clip, kl_beta }))?;
         Ok(PyGrpoStats::new(stats, norm))
     }
 

@@ -5,10 +5,21 @@
 //! per-token arrays are `[N, T]` with column 0 unused (0). The model reads the
 //! sequence from zero state, exactly as sampling fed the prompt; right padding
 //! never changes earlier positions of a recurrent model.
+//!
+//! Both run on the fused path (chunks of sequences in parallel, the GRPO
+//! term's gradient per logits row); `reference_*` are the same on the tape,
+//! for the tests.
+
+use rayon::prelude::*;
 
 use crate::engine::ops::rl::{grpo_token, GrpoRows};
 use crate::engine::{Tape, Tensor};
 use crate::error::{Error, Result};
+use crate::fused::acts::size;
+use crate::fused::batch::chunks;
+use crate::fused::kernels::softmax_xent;
+use crate::fused::model::{backward_from_rows, forward, Workspace};
+use crate::fused::weights::ModelWeights;
 use crate::nn::model::{Batch, Model};
 
 /// One GRPO batch; every per-token array is `[N, T]`, row-major.
@@ -61,8 +72,46 @@ fn check_sequences(model: &Model, seqs: &[u32], n: usize, t: usize) -> Result<()
     model.check_tokens(seqs, n, t, "sequences")
 }
 
+/// `seq[:, :-1]`, the inputs that predict positions 1.., batch-major `[N, T − 1]`.
+fn inputs_of(seqs: &[u32], n: usize, t: usize) -> Vec<u32> {
+    (0..n).flat_map(|b| seqs[b * t..b * t + t - 1].iter().copied()).collect()
+}
+
 /// `log π(seq[b, t] | seq[b, < t])` for every position, `[N, T]` (column 0 is 0), without gradient.
 pub fn token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize) -> Result<Tensor> {
+    check_sequences(model, seqs, n, t)?;
+    let (w, inputs, v) = (model.inference_weights(), inputs_of(seqs, n, t), model.config.vocab_size);
+    let parts = chunks(n);
+    let per_chunk: Vec<Vec<f32>> = parts
+        .par_iter()
+        .map(|&(s, e)| {
+            let mut ws = Workspace::default();
+            forward(model, &w, &inputs[s * (t - 1)..e * (t - 1)], e - s, t - 1, None, &mut ws);
+            let nb = e - s;
+            // Time-major row r is position r / nb + 1 of sequence s + r % nb.
+            ws.logits
+                .chunks_exact_mut(v)
+                .enumerate()
+                .map(|(r, row)| {
+                    let target = seqs[(s + r % nb) * t + r / nb + 1] as usize;
+                    let (lse, picked) = softmax_xent(row, target, 0.0, false);
+                    picked - lse
+                })
+                .collect()
+        })
+        .collect();
+    let mut out = Tensor::zeros(n, t);
+    for (&(s, e), lp) in parts.iter().zip(&per_chunk) {
+        let nb = e - s;
+        for (r, &x) in lp.iter().enumerate() {
+            out.data[(s + r % nb) * t + r / nb + 1] = x;
+        }
+    }
+    Ok(out)
+}
+
+/// [`token_log_probs`] on the tape.
+pub fn reference_token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize) -> Result<Tensor> {
     check_sequences(model, seqs, n, t)?;
     let mut tape = Tape::new(model.params());
     let lp = record_log_probs(model, &mut tape, seqs, n, t);
@@ -121,6 +170,98 @@ fn check_batch(model: &Model, b: &GrpoBatch, cfg: &GrpoConfig) -> Result<usize> 
 /// The GRPO loss (mean over completion tokens; see `engine::ops::rl`), its
 /// gradient per parameter, and statistics.
 pub fn grpo_loss_and_grad(model: &Model, b: GrpoBatch, cfg: GrpoConfig) -> Result<(GrpoStats, Vec<Tensor>)> {
+    let mut w = ModelWeights::default();
+    let routed = !model.config.fast_mode && model.config.effective_top_k() > 0;
+    w.pack(model.params(), model.index(), routed, true);
+    let (mut ws, mut grad) = (Vec::new(), Vec::new());
+    let stats = grpo_gradient(model, &w, b, cfg, &mut ws, &mut grad)?;
+    Ok((stats, model.unflatten(&grad)))
+}
+
+/// Running sums of the GRPO statistics over completion tokens.
+#[derive(Default, Clone, Copy)]
+struct Sums {
+    loss: f64,
+    ratio: f64,
+    clipped: usize,
+    kl: f64,
+}
+
+/// The GRPO loss's gradient into `grad` (flat, checkpoint order) on the
+/// fused path with packed weights `w` (transposes included): chunks of
+/// sequences in parallel, each logits row turned into the gradient of its
+/// token's term, `w_i·∂term/∂logπ·(onehot − softmax)`.
+pub fn grpo_gradient(
+    model: &Model,
+    w: &ModelWeights,
+    b: GrpoBatch,
+    cfg: GrpoConfig,
+    workspaces: &mut Vec<Workspace>,
+    grad: &mut Vec<f32>,
+) -> Result<GrpoStats> {
+    let count = check_batch(model, &b, &cfg)?;
+    let (n, t) = (b.n, b.t);
+    let inputs = inputs_of(b.sequences, n, t);
+    let weight = 1.0 / count as f32;
+    let parts = chunks(n);
+    workspaces.resize_with(parts.len(), Workspace::default);
+    let sums: Vec<Sums> = parts
+        .par_iter()
+        .zip(workspaces.par_iter_mut())
+        .map(|(&(s, e), ws)| {
+            forward(model, w, &inputs[s * (t - 1)..e * (t - 1)], e - s, t - 1, None, ws);
+            let nb = e - s;
+            let mut sums = Sums::default();
+            let mut row_grad = |r: usize, row: &mut [f32]| -> f64 {
+                let (seq, pos) = (s + r % nb, r / nb + 1);
+                let i = seq * t + pos;
+                if b.mask[i] == 0.0 {
+                    row.fill(0.0);
+                    return 0.0;
+                }
+                let target = b.sequences[i] as usize;
+                let (lse, picked) = softmax_xent(row, target, 0.0, false);
+                let logp = picked - lse;
+                let (old, adv, reference) = (b.old_log_probs[i], b.advantages[seq], b.ref_log_probs.map(|r| r[i]));
+                let (term, d) = grpo_token(logp, old, reference, adv, cfg.clip, cfg.kl_beta);
+                // ∂(w·term)/∂logits = w·d·(onehot − softmax): softmax_xent's gradient scaled by −w·d.
+                softmax_xent(row, target, -weight * d, true);
+                sums.ratio += (logp - old).exp() as f64;
+                let (_, policy) = grpo_token(logp, old, None, adv, cfg.clip, 0.0);
+                sums.clipped += usize::from(policy == 0.0 && adv != 0.0);
+                if let Some(rf) = reference {
+                    let x = rf - logp;
+                    sums.kl += (x.exp() - x - 1.0) as f64;
+                }
+                (weight * term) as f64
+            };
+            sums.loss = backward_from_rows(model, w, ws, &mut row_grad);
+            sums
+        })
+        .collect();
+    size(grad, model.num_params());
+    grad.copy_from_slice(&workspaces[0].grad);
+    for ws in &workspaces[1..parts.len()] {
+        grad.iter_mut().zip(&ws.grad).for_each(|(a, g)| *a += g);
+    }
+    let total = sums.iter().fold(Sums::default(), |a, s| Sums {
+        loss: a.loss + s.loss,
+        ratio: a.ratio + s.ratio,
+        clipped: a.clipped + s.clipped,
+        kl: a.kl + s.kl,
+    });
+    let c = count as f64;
+    Ok(GrpoStats {
+        loss: total.loss as f32,
+        mean_ratio: (total.ratio / c) as f32,
+        clip_fraction: (total.clipped as f64 / c) as f32,
+        kl: (total.kl / c) as f32,
+        tokens: count,
+    })
+}
+
+/// [`grpo_loss_and_grad`] on the tape.
+pub fn reference_grpo_loss_and_grad(model: &Model, b: GrpoBatch, cfg: GrpoConfig) -> Result<(GrpoStats, Vec<Tensor>)> {
     let count = check_batch(model, &b, &cfg)?;
     let (n, t) = (b.n, b.t);
     // Per-row constants in the time-major order of the log-prob rows.
