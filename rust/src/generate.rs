@@ -7,6 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::engine::Tensor;
 use crate::error::Result;
+use crate::fused::model::Workspace;
 use crate::nn::model::Model;
 
 /// Every layer's state for `b` sequences: `s` and, with RWKV, `num`, `den`, `xp` (each `[B, H]`).
@@ -14,6 +15,25 @@ use crate::nn::model::Model;
 pub struct RecurrentState {
     pub b: usize,
     pub layers: Vec<Vec<Tensor>>,
+    /// Buffers for stepping this state, one per chunk of its rows: kept so
+    /// that a token costs no allocation (not part of the state's value).
+    scratch: Scratch,
+}
+
+/// Workspaces that a clone does not copy.
+#[derive(Default)]
+struct Scratch(Vec<Workspace>);
+
+impl Clone for Scratch {
+    fn clone(&self) -> Self {
+        Scratch::default()
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scratch({} workspaces)", self.0.len())
+    }
 }
 
 impl RecurrentState {
@@ -35,11 +55,16 @@ impl RecurrentState {
         Ok(())
     }
 
+    /// A state of `b` sequences from its tensors (per layer `[s, num, den, xp]` or `[s]`).
+    pub fn new(b: usize, layers: Vec<Vec<Tensor>>) -> Self {
+        RecurrentState { b, layers, scratch: Scratch::default() }
+    }
+
     pub fn zeros(model: &Model, b: usize) -> Self {
         let cfg = &model.config;
         let per_layer = if cfg.use_rwkv { 4 } else { 1 };
         let layers = (0..cfg.num_layers).map(|_| vec![Tensor::zeros(b, cfg.hidden_size); per_layer]).collect();
-        RecurrentState { b, layers }
+        Self::new(b, layers)
     }
 }
 
@@ -50,7 +75,7 @@ impl RecurrentState {
 /// training): rows are independent, and the chunking depends on B only.
 pub fn step(model: &Model, state: &mut RecurrentState, tokens: &[u32]) -> Result<Tensor> {
     model.check_tokens(tokens, state.b, 1, "tokens")?;
-    Ok(crate::fused::batch::step(model, &mut state.layers, tokens))
+    Ok(crate::fused::batch::step(model, &mut state.layers, tokens, &mut state.scratch.0))
 }
 
 /// Samples from `softmax(logits / temperature)`; temperature ≤ 0 is argmax

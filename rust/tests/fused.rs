@@ -105,8 +105,8 @@ fn fused_path_matches_the_tape_on_every_variant_and_instruction_set() {
     isa::set(isa::best());
 }
 
-/// The fused path's loss, gradient and logits for one routed-MoE model.
-fn fused_run(cfg: &ModelConfig, b: usize, t: usize) -> (f32, Vec<f32>, Vec<f32>) {
+/// The fused path's loss, gradient, logits and inference loss for one routed-MoE model.
+fn fused_run(cfg: &ModelConfig, b: usize, t: usize) -> (f32, Vec<f32>, Vec<f32>, f32) {
     let m = model(cfg.clone(), 7);
     let mut rng = ChaCha8Rng::seed_from_u64(8);
     let (x, y) = (tokens(&mut rng, b * t, cfg.vocab_size), tokens(&mut rng, b * t, cfg.vocab_size));
@@ -114,7 +114,8 @@ fn fused_run(cfg: &ModelConfig, b: usize, t: usize) -> (f32, Vec<f32>, Vec<f32>)
     w.pack(m.params(), m.index(), true, true);
     let (mut ws, mut grad) = (Vec::new(), Vec::new());
     let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, 1.0, None, &mut ws, &mut grad);
-    (loss, grad, fused::logits(&m, &x, b, t))
+    let (inference_loss, _) = m.loss_and_grad(Batch { tokens: &x, b, t }, &y, false).unwrap();
+    (loss, grad, fused::logits(&m, &x, b, t), inference_loss)
 }
 
 #[test]

@@ -90,6 +90,8 @@ fn products_match_float64_on_every_instruction_set_and_agree_bitwise() {
         (40, 3, 129),
         (20, 512, 40),
         (17, 1024, 20),
+        (100, 40, 37),
+        (70, 512, 20),
         (5, 0, 9),
     ];
     let mut by_isa = Vec::new();

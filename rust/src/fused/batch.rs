@@ -2,8 +2,6 @@
 //! chunks of `chunk_rows(B)` sequences (as many as B gives, whatever the
 //! thread count, so results never depend on it), each on its own workspace.
 
-use std::cell::RefCell;
-
 use super::acts::size;
 use super::model::{self as chunk, final_states, forward, StateRows, Workspace};
 use super::weights::ModelWeights;
@@ -11,9 +9,19 @@ use crate::engine::Tensor;
 use crate::nn::model::{chunk_rows, Model};
 use rayon::prelude::*;
 
-/// `(start, end)` sequence ranges of the chunks of a batch of `b`.
+/// `(start, end)` sequence ranges of the chunks of a training batch of `b`:
+/// they depend on B only, because the gradient is summed chunk by chunk.
 pub fn chunks(b: usize) -> Vec<(usize, usize)> {
     let rows = chunk_rows(b);
+    (0..b).step_by(rows).map(|s| (s, (s + rows).min(b))).collect()
+}
+
+/// Chunks for inference: one per thread (at least 8 sequences each). Rows
+/// never interact in a forward pass and each row's arithmetic is the same in
+/// any tile, so the bits do not depend on this split; fewer, larger chunks
+/// stream each weight fewer times.
+pub fn inference_chunks(b: usize) -> Vec<(usize, usize)> {
+    let rows = b.div_ceil(rayon::current_num_threads()).max(8);
     (0..b).step_by(rows).map(|s| (s, (s + rows).min(b))).collect()
 }
 
@@ -66,7 +74,7 @@ pub fn loss_and_grad(
 pub fn logits(model: &Model, tokens: &[u32], b: usize, t: usize) -> Vec<f32> {
     let w = model.inference_weights();
     let v = model.config.vocab_size;
-    let parts = chunks(b);
+    let parts = inference_chunks(b);
     let per_chunk: Vec<Vec<f32>> = parts
         .par_iter()
         .map(|&(s, e)| {
@@ -88,49 +96,28 @@ pub fn logits(model: &Model, tokens: &[u32], b: usize, t: usize) -> Vec<f32> {
     out
 }
 
-thread_local! {
-    /// Each thread's workspace for single steps (generation, sampling): they
-    /// are small, and reusing them keeps a token's cost free of allocation.
-    static STEP_WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
-}
-
 /// One token per sequence from `state` (per layer `[s, num, den, xp]` or
 /// `[s]`, `[B, H]` each), which advances; returns logits `[B, V]`. Chunks of
-/// large batches run in parallel.
-pub fn step(model: &Model, state: &mut [Vec<Tensor>], tokens: &[u32]) -> Tensor {
+/// large batches run in parallel, each on its workspace from `workspaces`
+/// (kept with the state, so a token allocates only its logits).
+pub fn step(model: &Model, state: &mut [Vec<Tensor>], tokens: &[u32], workspaces: &mut Vec<Workspace>) -> Tensor {
     let w = model.inference_weights();
     let (b, v) = (tokens.len(), model.config.vocab_size);
-    let parts = chunks(b);
-    if parts.len() == 1 {
-        return STEP_WORKSPACE.with(|ws| {
-            let mut ws = ws.borrow_mut();
-            forward(model, &w, tokens, b, 1, Some(StateRows { layers: state, rows: (0, b) }), &mut ws);
-            final_states(model, &ws, state, 0);
-            Tensor::from_vec(b, v, ws.logits[..b * v].to_vec())
-        });
-    }
+    let parts = inference_chunks(b);
+    workspaces.resize_with(parts.len(), Workspace::default);
     let view: &[Vec<Tensor>] = state;
-    let results: Vec<(Vec<f32>, Vec<Vec<Tensor>>)> = parts
-        .par_iter()
-        .map(|&(s, e)| {
-            STEP_WORKSPACE.with(|ws| {
-                let mut ws = ws.borrow_mut();
-                forward(model, &w, &tokens[s..e], e - s, 1, Some(StateRows { layers: view, rows: (s, e) }), &mut ws);
-                let mut fin: Vec<Vec<Tensor>> =
-                    view.iter().map(|ts| ts.iter().map(|t| Tensor::zeros(e - s, t.cols)).collect()).collect();
-                final_states(model, &ws, &mut fin, 0);
-                (ws.logits[..(e - s) * v].to_vec(), fin)
-            })
-        })
-        .collect();
+    let run = |&(s, e): &(usize, usize), ws: &mut Workspace| {
+        forward(model, &w, &tokens[s..e], e - s, 1, Some(StateRows { layers: view, rows: (s, e) }), ws);
+    };
+    if parts.len() == 1 {
+        run(&parts[0], &mut workspaces[0]);
+    } else {
+        parts.par_iter().zip(workspaces.par_iter_mut()).for_each(|(p, ws)| run(p, ws));
+    }
     let mut logits = Vec::with_capacity(b * v);
-    for (&(s, e), (lg, fin)) in parts.iter().zip(results) {
-        logits.extend_from_slice(&lg);
-        for (dst, src) in state.iter_mut().zip(&fin) {
-            for (dt, st) in dst.iter_mut().zip(src) {
-                dt.data[s * dt.cols..e * dt.cols].copy_from_slice(&st.data);
-            }
-        }
+    for (&(s, e), ws) in parts.iter().zip(workspaces.iter()) {
+        logits.extend_from_slice(&ws.logits[..(e - s) * v]);
+        final_states(model, ws, state, s);
     }
     Tensor::from_vec(b, v, logits)
 }
@@ -146,16 +133,15 @@ pub fn loss(
     state: Option<&mut [Vec<Tensor>]>,
 ) -> f32 {
     let w = model.inference_weights();
-    let parts = chunks(b);
+    let parts = inference_chunks(b);
     let view: Option<&[Vec<Tensor>]> = state.as_deref();
-    let results: Vec<(f64, Option<Workspace>)> = parts
+    let results: Vec<(Vec<f32>, Option<Workspace>)> = parts
         .par_iter()
         .map(|&(s, e)| {
             let mut ws = Workspace::default();
             let init = view.map(|layers| StateRows { layers, rows: (s, e) });
             forward(model, &w, &tokens[s * t..e * t], e - s, t, init, &mut ws);
-            let l = chunk::loss(model, &w, &targets[s * t..e * t], None, &mut ws) * (e - s) as f64 / b as f64;
-            (l, view.map(|_| ws))
+            (chunk::row_losses(model, &targets[s * t..e * t], &mut ws), view.map(|_| ws))
         })
         .collect();
     if let Some(state) = state {
@@ -163,5 +149,13 @@ pub fn loss(
             final_states(model, ws.as_ref().expect("kept when a state is carried"), state, s);
         }
     }
-    results.iter().map(|r| r.0).sum::<f64>() as f32
+    // Summed in the batch's own order (sequence, then position), whatever the chunks.
+    let mut per_position = vec![0.0f32; b * t];
+    for (&(s, e), (rows, _)) in parts.iter().zip(&results) {
+        let nb = e - s;
+        for (r, &l) in rows.iter().enumerate() {
+            per_position[(s + r % nb) * t + r / nb] = l;
+        }
+    }
+    (per_position.iter().map(|&l| l as f64).sum::<f64>() / (b * t) as f64) as f32
 }

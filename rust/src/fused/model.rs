@@ -129,6 +129,20 @@ pub fn loss(model: &Model, w: &ModelWeights, targets: &[u32], seed: Option<f32>,
     total / rows as f64
 }
 
+/// Each row's cross-entropy (time-major: row `t·B + b`) of the logits of the
+/// last `forward` against `targets [B, T]` (batch-major).
+pub fn row_losses(model: &Model, targets: &[u32], ws: &mut Workspace) -> Vec<f32> {
+    let (b, t) = (ws.b, ws.t);
+    ws.logits
+        .chunks_exact_mut(model.config.vocab_size)
+        .enumerate()
+        .map(|(r, row)| {
+            let (lse, picked) = super::kernels::softmax_xent(row, targets[(r % b) * t + r / b] as usize, 0.0, false);
+            lse - picked
+        })
+        .collect()
+}
+
 /// Any loss that is a sum over the rows of the logits of the last
 /// `forward`: `row_grad(r, row)` gets time-major row `r` (position `r / B`
 /// of sequence `r % B`), returns its loss term and overwrites the row with

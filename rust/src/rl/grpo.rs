@@ -16,7 +16,7 @@ use crate::engine::ops::rl::{grpo_token, GrpoRows};
 use crate::engine::{Tape, Tensor};
 use crate::error::{Error, Result};
 use crate::fused::acts::size;
-use crate::fused::batch::chunks;
+use crate::fused::batch::{chunks, inference_chunks};
 use crate::fused::kernels::softmax_xent;
 use crate::fused::model::{backward_from_rows, forward, Workspace};
 use crate::fused::weights::ModelWeights;
@@ -81,7 +81,7 @@ fn inputs_of(seqs: &[u32], n: usize, t: usize) -> Vec<u32> {
 pub fn token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize) -> Result<Tensor> {
     check_sequences(model, seqs, n, t)?;
     let (w, inputs, v) = (model.inference_weights(), inputs_of(seqs, n, t), model.config.vocab_size);
-    let parts = chunks(n);
+    let parts = inference_chunks(n);
     let per_chunk: Vec<Vec<f32>> = parts
         .par_iter()
         .map(|&(s, e)| {

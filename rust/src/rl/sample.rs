@@ -88,7 +88,7 @@ pub fn sample_groups(
                 .collect()
         })
         .collect();
-    let mut state = RecurrentState { b: n, layers };
+    let mut state = RecurrentState::new(n, layers);
     let mut logits = repeat_rows(&fed.iter().map(|(_, l)| l).collect::<Vec<_>>(), g); // [P·G, V]
     let mut out = vec![Completion { tokens: Vec::new(), log_probs: Vec::new() }; n];
     let mut done = vec![false; n];

@@ -137,74 +137,119 @@ pub fn matmul_packed(a: MatRef, b: &Packed, c: &mut [f32], ldc: usize, accumulat
     }
     let mr = microkernel::max_rows(isa);
     // Rows a multiple of 2 KB apart fall into one or two L1 sets and evict
-    // each other at every k: such tiles are copied to a padded stride first.
+    // each other at every k: such rows are copied to a padded stride first.
     let restride = a.col_stride == 1 && a.row_stride.is_multiple_of(512) && m > 4;
     A_TILE.with_borrow_mut(|buf| {
-        for i0 in (0..m).step_by(mr) {
-            let rows = mr.min(m - i0);
-            let (ap, rsa) = if restride {
-                let stride = k + NR;
-                buf.resize(rows * stride, 0.0);
-                for r in 0..rows {
-                    let src = &a.data[(i0 + r) * a.row_stride..(i0 + r) * a.row_stride + k];
-                    buf[r * stride..r * stride + k].copy_from_slice(src);
+        let copy = |buf: &mut Vec<f32>, i0: usize, rows: usize| -> (*const f32, usize) {
+            let stride = k + NR;
+            buf.resize(rows * stride, 0.0);
+            for r in 0..rows {
+                let src = &a.data[(i0 + r) * a.row_stride..(i0 + r) * a.row_stride + k];
+                buf[r * stride..r * stride + k].copy_from_slice(src);
+            }
+            (buf.as_ptr(), stride)
+        };
+        if m <= FEW_ROWS {
+            // A recurrent step's product: every row tile meets each block of a
+            // panel while it is in L1, so the weights stream from cache once.
+            let (ap, rsa) = if restride { copy(buf, 0, m) } else { (a.data.as_ptr(), a.row_stride) };
+            for k0 in (0..k).step_by(KC) {
+                for p in 0..n.div_ceil(NR) {
+                    for i0 in (0..m).step_by(mr) {
+                        let a_tile = ap.wrapping_add(i0 * rsa);
+                        tile(
+                            isa,
+                            a_tile,
+                            rsa,
+                            a.col_stride,
+                            k0,
+                            KC.min(k - k0),
+                            mr.min(m - i0),
+                            b,
+                            p,
+                            &mut c[i0 * ldc..],
+                            ldc,
+                            accumulate,
+                        );
+                    }
                 }
-                (buf.as_ptr(), stride)
-            } else {
-                (a.data[i0 * a.row_stride..].as_ptr(), a.row_stride)
-            };
-            tiles_of_row_block(isa, ap, rsa, a.col_stride, k, rows, b, &mut c[i0 * ldc..], ldc, accumulate);
+            }
+        } else {
+            // Many rows (T·B): each row tile's slice of A stays in L1 across the panels.
+            for i0 in (0..m).step_by(mr) {
+                let rows = mr.min(m - i0);
+                let (ap, rsa) =
+                    if restride { copy(buf, i0, rows) } else { (a.data[i0 * a.row_stride..].as_ptr(), a.row_stride) };
+                for k0 in (0..k).step_by(KC) {
+                    for p in 0..n.div_ceil(NR) {
+                        tile(
+                            isa,
+                            ap,
+                            rsa,
+                            a.col_stride,
+                            k0,
+                            KC.min(k - k0),
+                            rows,
+                            b,
+                            p,
+                            &mut c[i0 * ldc..],
+                            ldc,
+                            accumulate,
+                        );
+                    }
+                }
+            }
         }
     });
 }
+
+/// Row counts up to which `matmul_packed` sweeps all row tiles per panel block.
+const FEW_ROWS: usize = 64;
 
 thread_local! {
     /// A row tile of `a` copied to a padded stride (see `matmul_packed`).
     static A_TILE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// One block of `rows` rows of `a` (at `ap`, strides `rsa`, `csa`) times every panel of `b`.
+/// One micro-tile of `matmul_packed`: rows at `ap` (strides `rsa`, `csa`;
+/// columns `k0..k0 + kc` used) times rows `k0..k0 + kc` of panel `p`, into
+/// the panel's columns of `c` (accumulating after the first block).
 #[allow(clippy::too_many_arguments)]
-fn tiles_of_row_block(
+fn tile(
     isa: super::isa::Isa,
     ap: *const f32,
     rsa: usize,
     csa: usize,
-    k: usize,
+    k0: usize,
+    kc: usize,
     rows: usize,
     b: &Packed,
+    p: usize,
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
 ) {
-    let n = b.n;
-    assert!(c.len() >= (rows - 1) * ldc + n);
-    // Blocks of KC inner rows keep the tile's slice of `a` in L1 while it
-    // meets every panel (a 16 × 1027 tile would not fit).
-    for k0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - k0);
-        for p in 0..n.div_ceil(NR) {
-            let panel = b.panel(p);
-            let tile = Tile {
-                k: kc,
-                // In bounds: k0 < k, and the caller checked `a` for k columns.
-                a: ap.wrapping_add(k0 * csa),
-                rsa,
-                csa,
-                b: panel[k0 * NR..].as_ptr(),
-                ldb: NR,
-                c: c[p * NR..].as_mut_ptr(),
-                ldc,
-                mr: rows,
-                nc: NR.min(n - p * NR),
-                accumulate: accumulate || k0 > 0,
-            };
-            // SAFETY: `a` was bounds-checked by the caller for these rows (or
-            // copied to a buffer of rows × stride), the panel holds k × 16
-            // values from row k0 on, and c holds the block's rows (asserted above).
-            unsafe { microkernel::run(isa, &tile) }
-        }
-    }
+    let nc = NR.min(b.n - p * NR);
+    assert!(c.len() >= (rows - 1) * ldc + p * NR + nc);
+    let panel = b.panel(p);
+    let t = Tile {
+        k: kc,
+        // In bounds: the caller checked `a` for k columns (or copied it) and k0 < k.
+        a: ap.wrapping_add(k0 * csa),
+        rsa,
+        csa,
+        b: panel[k0 * NR..].as_ptr(),
+        ldb: NR,
+        c: c[p * NR..].as_mut_ptr(),
+        ldc,
+        mr: rows,
+        nc,
+        accumulate: accumulate || k0 > 0,
+    };
+    // SAFETY: `a` holds these rows and columns (checked by `matmul_packed`,
+    // or copied to the tile buffer), the panel holds k × 16 values from row
+    // k0 on, and c holds the tile's rows (asserted above).
+    unsafe { microkernel::run(isa, &t) }
 }
 
 /// `c[m, n] (+)= a[m, k] @ b[k, n]` with `b` read in place (unit column
