@@ -116,19 +116,28 @@ fn check_view(v: &MatRef, what: &str) {
     }
 }
 
+/// Handles products with no work: nothing to write, or (k = 0) zeros unless
+/// accumulating. Returns whether the product is done.
+fn empty_product(m: usize, k: usize, n: usize, c: &mut [f32], ldc: usize, accumulate: bool) -> bool {
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        if !accumulate {
+            (0..m).for_each(|i| c[i * ldc..i * ldc + n].fill(0.0));
+        }
+        return true;
+    }
+    false
+}
+
 /// `c[m, n] (+)= a[m, k] @ b` with `b` packed; `c` rows are `ldc` apart.
 pub fn matmul_packed(a: MatRef, b: &Packed, c: &mut [f32], ldc: usize, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.n);
     assert_eq!(k, b.k, "matmul_packed: inner dimensions {k} and {} differ", b.k);
     check_view(&a, "a");
     check_out(m, n, c, ldc);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            (0..m).for_each(|i| c[i * ldc..i * ldc + n].fill(0.0));
-        }
+    if empty_product(m, k, n, c, ldc, accumulate) {
         return;
     }
     let isa = isa::current();
@@ -262,13 +271,7 @@ pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool)
     check_view(&a, "a");
     check_view(&b, "b");
     check_out(m, n, c, ldc);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            (0..m).for_each(|i| c[i * ldc..i * ldc + n].fill(0.0));
-        }
+    if empty_product(m, k, n, c, ldc, accumulate) {
         return;
     }
     let isa = isa::current();
