@@ -132,16 +132,18 @@ class Model:
         )
         return [Completion(list(t), list(lp)) for t, lp in out]
 
-    def token_log_probs(self, sequences: object) -> FloatArray:
-        """`log π(seq[n, t] | seq[n, < t])` for sequences `[N, T]` (column 0 is 0)."""
-        return _core.rl_token_log_probs(self._core, token_array(sequences, "sequences"))
+    def token_log_probs(self, sequences: object, temperature: float = 1.0) -> FloatArray:
+        """`log π(seq[n, t] | seq[n, < t])` for sequences `[N, T]` (column 0 is
+        0), from `softmax(logits / temperature)`: the distribution sampled at
+        that temperature."""
+        return _core.rl_token_log_probs(self._core, token_array(sequences, "sequences"), temperature)
 
     def grpo_loss_and_grad(
-        self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0
+        self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0, temperature: float = 1.0
     ) -> tuple[GRPOStats, dict[str, FloatArray]]:
         """The clipped GRPO loss of `batch` (see `Trainer.grpo_step`), its
         statistics and the gradient of every parameter, without an update."""
-        stats, grads = _core.rl_loss_and_grad(self._core, batch.core, clip, kl_beta)
+        stats, grads = _core.rl_loss_and_grad(self._core, batch.core, clip, kl_beta, temperature)
         return stats, dict(grads)
 
 

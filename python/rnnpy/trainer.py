@@ -112,12 +112,17 @@ class Trainer:
         """`N` updates on batches `[N, B, T]` in one call: per-step losses and norms."""
         return self._core.steps(self.model.core, token_array(inputs, "inputs", 3), token_array(targets, "targets", 3))
 
-    def grpo_step(self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0) -> GRPOStats:
+    def grpo_step(
+        self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0, temperature: float = 1.0
+    ) -> GRPOStats:
         """One GRPO update of the model: the clipped objective over `batch`'s
         completion tokens (ε = `clip`) plus, with `kl_beta` > 0, β·KL to its
-        reference log-probs; then global-norm clip and AdamW. Returns the
-        statistics before the update and the pre-clip gradient norm."""
-        return self._core.grpo_step(self.model.core, batch.core, clip, kl_beta)
+        reference log-probs; then global-norm clip and AdamW. Log-probs are
+        taken at `temperature`, the one the completions were sampled at (their
+        old and reference log-probs must be too), so the ratio is the
+        importance ratio. Returns the statistics before the update and the
+        pre-clip gradient norm."""
+        return self._core.grpo_step(self.model.core, batch.core, clip, kl_beta, temperature)
 
     def state(self) -> tuple[int, npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """`(step, m, v)`: AdamW's step count and flat moments (checkpoint order)."""

@@ -172,10 +172,11 @@ impl PyTrainer {
         Ok((to_numpy(py, losses, &[n])?, to_numpy(py, norms, &[n])?))
     }
 
-    /// One GRPO update of `model`: the loss and its gradient, global-norm
-    /// clip, AdamW (this trainer's moments and step). Returns the statistics
-    /// before the update, with the pre-clip gradient norm.
-    #[pyo3(signature = (model, batch, clip=0.2, kl_beta=0.0))]
+    /// One GRPO update of `model`: the loss and its gradient (log-probs at
+    /// `temperature`, the sampling one), global-norm clip, AdamW (this
+    /// trainer's moments and step). Returns the statistics before the
+    /// update, with the pre-clip gradient norm.
+    #[pyo3(signature = (model, batch, clip=0.2, kl_beta=0.0, temperature=1.0))]
     fn grpo_step(
         &mut self,
         py: Python<'_>,
@@ -183,11 +184,12 @@ impl PyTrainer {
         batch: &PyGrpoBatch,
         clip: f32,
         kl_beta: f32,
+        temperature: f32,
     ) -> PyResult<PyGrpoStats> {
         let mut m = model.borrow_mut();
         let (trainer, model) = (&mut self.inner, &mut m.inner);
-        let (stats, norm) =
-            py.allow_threads(|| trainer.grpo_step(model, batch.view(), GrpoConfig { clip, kl_beta }))?;
+        let cfg = GrpoConfig { clip, kl_beta, temperature };
+        let (stats, norm) = py.allow_threads(|| trainer.grpo_step(model, batch.view(), cfg))?;
         Ok(PyGrpoStats::new(stats, norm))
     }
 
