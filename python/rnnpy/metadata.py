@@ -96,7 +96,9 @@ class EvalScore:
 
 @dataclass(frozen=True)
 class RLRecord:
-    """One RL (GRPO) run on the checkpoint's model: its settings and the evaluation before and after."""
+    """One RL (GRPO) run on the checkpoint's model: its settings and the
+    evaluations before and after (held-out; `general`: beyond the trained range).
+    Records written before `temperature` and `general` existed have neither (τ was 1)."""
 
     task: str
     episodes: int
@@ -109,31 +111,48 @@ class RLRecord:
     seed: int
     before: EvalScore
     after: EvalScore
+    temperature: float | None = None  # the sampling (and log-prob) temperature
+    general: tuple[EvalScore, EvalScore] | None = None  # (before, after)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.extra)
         for name in _RL_FIELDS:
             d[name] = getattr(self, name)
-        d["before"] = {"exact": self.before.exact, "mean_reward": self.before.mean_reward}
-        d["after"] = {"exact": self.after.exact, "mean_reward": self.after.mean_reward}
+        d["before"], d["after"] = _score(self.before), _score(self.after)
+        if self.temperature is not None:
+            d["temperature"] = self.temperature
+        if self.general is not None:
+            d["general"] = {"before": _score(self.general[0]), "after": _score(self.general[1])}
         return d
 
     @classmethod
     def from_dict(cls, d: object) -> RLRecord:
         try:
             assert isinstance(d, Mapping)
-            before, after = (EvalScore(float(d[k]["exact"]), float(d[k]["mean_reward"])) for k in ("before", "after"))
+            before, after = (_read_score(d[k]) for k in ("before", "after"))
             known = {name: d[name] for name in _RL_FIELDS}
+            temperature = None if d.get("temperature") is None else float(d["temperature"])
+            g = d.get("general")
+            general = None if g is None else (_read_score(g["before"]), _read_score(g["after"]))
         except (AssertionError, KeyError, TypeError, ValueError):
             raise MetadataError(f"rl {d!r} is not an RL record") from None
-        extra = {k: v for k, v in d.items() if k not in known and k not in ("before", "after")}
-        return cls(**known, before=before, after=after, extra=extra)
+        extra = {k: v for k, v in d.items() if k not in known and k not in _RL_SCORES}
+        return cls(**known, before=before, after=after, temperature=temperature, general=general, extra=extra)
+
+
+def _score(s: EvalScore) -> dict[str, float]:
+    return {"exact": s.exact, "mean_reward": s.mean_reward}
+
+
+def _read_score(d: Any) -> EvalScore:
+    return EvalScore(float(d["exact"]), float(d["mean_reward"]))
 
 
 _RL_FIELDS = (
     "task", "episodes", "group_size", "prompts_per_episode", "clip", "kl", "inner_steps", "learning_rate", "seed"
 )  # fmt: skip
+_RL_SCORES = ("before", "after", "temperature", "general")
 
 
 def vocab_to_dict(vocab: Vocab) -> dict[str, Any]:

@@ -319,9 +319,7 @@ class RLOptions:
     TITLE: ClassVar[str] = "RL"
     COMMANDS: ClassVar[frozenset[str]] = RL
 
-    do_rl: bool = option(
-        "doRL", False, "after training, fine-tune with RL (GRPO) on --rlTask (char-level models)", commands=TRAIN
-    )
+    do_rl: bool = option("doRL", False, "after training, fine-tune with RL (GRPO) on --rlTask", commands=TRAIN)
     task: str = option(
         "rlTask",
         "copy",
@@ -338,7 +336,9 @@ class RLOptions:
     clip: float = option("rlClip", 0.2, "epsilon of the clipped ratio", open_unit)
     kl: float = option("rlKL", 0.0, "beta of the KL penalty to the policy at the start of RL", non_negative)
     inner_steps: int = option("rlInnerSteps", 1, "updates per sampled batch (mu)", at_least(1))
-    temperature: float = option("rlTemperature", 1.0, "RL sampling temperature", positive)
+    temperature: float = option(
+        "rlTemperature", 1.0, "RL sampling temperature (the GRPO log-probs are taken at it too)", positive
+    )
     max_len: int = option("rlMaxLen", 20, "most tokens per completion (an answer ends at a newline)", at_least(1))
     eval_prompts: int = option("rlEvalPrompts", 200, "held-out prompts of the greedy evaluation", at_least(1))
     log_every: int = option("rlLogEvery", 10, "log every N RL episodes (and the first)", at_least(1))
@@ -375,7 +375,10 @@ class RunOptions:
         metavar="N",
     )
     quiet: bool = option("quiet", False, "print only the results (and errors)", commands=RL | TOKENIZER_TRAIN)
-    metrics_file: str = option("metricsFile", "", "append one JSON line per epoch to this file", metavar="FILE")
+    metrics_file: str = option(
+        "metricsFile", "", "append one JSON line per epoch (and per RL episode) to this file", commands=RL,
+        metavar="FILE",
+    )  # fmt: skip
 
     def fixed_seed(self) -> int | None:
         """The seed given (or the command's default), None for a random one."""

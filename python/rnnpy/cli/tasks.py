@@ -10,7 +10,8 @@ import sys
 
 from rnnpy.cli.commands import TasksArgs
 from rnnpy.cli.generate import resolve_seed
-from rnnpy.rl.tasks import corpus_lines, get_task
+from rnnpy.rl.splits import corpus_lines
+from rnnpy.rl.tasks import get_task
 
 
 def run(args: TasksArgs) -> int:

@@ -26,11 +26,10 @@ from rnnpy.cli.data import checkpoint_vocab, training_text
 from rnnpy.cli.generate import resolve_seed, sample, start_text
 from rnnpy.cli.options import ModelOptions, option_names
 from rnnpy.cli.parser import record
-from rnnpy.cli.rl import run_phase
-from rnnpy.errors import TaskError, TextTooShortError, UsageError
+from rnnpy.cli.rl import check_task_vocab, run_phase, task_vocabulary
+from rnnpy.errors import TextTooShortError, UsageError, VocabularyError
 from rnnpy.metadata import RLRecord, RngState, RunMetadata
 from rnnpy.model import Model
-from rnnpy.rl.tasks import check_vocab, get_task
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import Trainer
 from rnnpy.training import EpochResult, StopFlag, catch_sigint, fit, make_windows
@@ -69,13 +68,10 @@ class Run:
         self.text, self.source = training_text(args.data, args.given)
         self.vocab = self._vocabulary()
         self.start = self.text[:1] if self.resumed is None else start_text(self.resumed_meta, self.text)
-        try:
-            self.inputs, self.targets = make_windows(self.vocab.encode(self.text), args.training.seq_length)
-        except TextTooShortError as e:
-            raise UsageError(f"{self.source}: {e}") from None
+        self.inputs, self.targets = self._windows()
         self.model, self.trainer, self.start_epoch = self._model()
         if args.rl.do_rl:
-            self._check_rl()
+            check_task_vocab(self.vocab, args.rl.task)
         parent = os.path.dirname(args.checkpoint.save_path) or "."
         if not (os.path.isdir(parent) or not os.path.exists(parent)) or (
             os.path.isdir(parent) and not os.access(parent, os.W_OK)
@@ -88,6 +84,8 @@ class Run:
             path = args.checkpoint.load_checkpoint
             size = self.resumed.config.vocab_size
             return checkpoint_vocab(self.resumed_meta, size, args.data, b, args.given, path)[0]
+        if not b.use_bpe and args.rl.do_rl:
+            return task_vocabulary(self.text, self.source, args.rl.task, self.out.line)
         if not b.use_bpe:
             return CharVocab.from_text(self.text)
         if b.load_path:
@@ -98,26 +96,31 @@ class Run:
         self.out.line(f"Tokenizer: BPE (vocab={tok.vocab_size})")
         return BPEVocab(tok)
 
-    def _check_rl(self) -> None:
-        """RL needs characters, including the task's and a newline: find out
-        before training, not after."""
-        if not isinstance(self.vocab, CharVocab):
-            raise UsageError(
-                "--doRL: reinforcement learning needs a character-level model; this one uses a BPE tokenizer "
-                "(drop --useBPE)"
-            )
+    def _windows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training windows. A resumed run with no epochs left trains on
+        nothing, so its text need not fit the checkpoint's vocabulary: the old
+        program's README fine-tunes with `--loadCheckpoint=... --epochs=0
+        --doRL=true` and no text (the built-in sample)."""
+        args = self.args
         try:
-            check_vocab(self.vocab, get_task(self.args.rl.task))
-        except TaskError as e:
-            raise UsageError(f"--rlTask={self.args.rl.task}: {e}") from None
+            return make_windows(self.vocab.encode(self.text), args.training.seq_length)
+        except TextTooShortError as e:
+            raise UsageError(f"{self.source}: {e}") from None
+        except VocabularyError as e:
+            nothing_to_train = self.resumed is not None and args.training.epochs <= self.resumed_meta.epoch
+            if not nothing_to_train:
+                raise UsageError(f"{self.source}: {e}") from None
+            empty = np.zeros((0, args.training.seq_length), dtype=np.int64)
+            return empty, empty
 
     def reinforce(self) -> RLRecord:
-        """GRPO on the trained model, continuing the supervised AdamW state;
-        returns what the checkpoint's metadata records of the run."""
+        """GRPO on the trained model with a fresh AdamW (whose state the
+        checkpoint then carries); returns what its metadata records of the run."""
         rl = self.args.rl
         config = rl.grpo_config(self.seed)
-        assert isinstance(self.vocab, CharVocab)  # _check_rl
-        report = run_phase(self.model, self.trainer, self.vocab, rl.task, rl.episodes, config, self.out.line)
+        report, self.trainer = run_phase(
+            self.model, self.vocab, rl.task, rl.episodes, config, self.out.line, self.args.run.metrics_file
+        )
         return report.record(config)
 
     def _model(self) -> tuple[Model, Trainer, int]:
@@ -265,10 +268,6 @@ class Run:
 
 
 def run(args: TrainArgs) -> int:
-    if args.rl.do_rl and args.bpe.use_bpe:
-        raise UsageError(
-            "--doRL: reinforcement learning needs a character-level model; drop --useBPE (BPE models are not supported)"
-        )
     out = Reporter(args.run.quiet)
     if args.bpe.train_bpe:
         bpe.train_only(args, out)
