@@ -163,7 +163,6 @@ BAD = [
     (["--useBPE=true", "--bpeLoadPath=garbage.bin"], "garbage.bin"),
     (["--hiddenSize=30", "--numHeads=4"], "invalid model"),
     (["--doRL=true", "--rlTask=nope"], "--rlTask"),
-    (["--doRL=true", "--useBPE=true"], "character-level"),
     (["rl"], "--loadCheckpoint"),
     (["tasks", "--task=nope"], "unknown RL task"),
     (["frobnicate"], "unknown command"),

@@ -111,9 +111,10 @@ class RLRecord:
     seed: int
     before: EvalScore
     after: EvalScore
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # added later, so after `extra` (positional construction keeps working)
     temperature: float | None = None  # the sampling (and log-prob) temperature
     general: tuple[EvalScore, EvalScore] | None = None  # (before, after)
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.extra)

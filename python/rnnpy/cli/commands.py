@@ -108,7 +108,7 @@ COMMANDS: dict[str, Command] = {
         Command(
             "rl",
             "RL (GRPO) fine-tuning of a checkpoint on a verifiable task; evaluates before and after, saves",
-            "python -m rnnpy rl --loadCheckpoint=PATH --rlTask=copy|reverse|arithmetic [--rl* options]",
+            "python -m rnnpy rl --loadCheckpoint=PATH --rlTask=NAME [--rl* options]  (--rlEpisodes=0: evaluate only)",
             "rnnpy.cli.rl:run",
             RLArgs,
             required=("loadCheckpoint",),
