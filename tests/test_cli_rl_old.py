@@ -77,3 +77,19 @@ def test_fine_tune_arithmetic_after_the_bpe_pipeline(tmp_path: Path) -> None:
     ck = rnnpy.load_checkpoint(tmp_path / "checkpoint.bin")
     assert ck.metadata["rnnpy"]["vocab"]["type"] == "bpe" and ck.metadata["rl"]["task"] == "arithmetic"
     assert "Generating post-RL sample" in out
+
+
+def test_errors_name_only_options_given(tmp_path: Path, monkeypatch, capsys) -> None:
+    """An unwritable directory: the message names --savePath only when the command line did."""
+    import os
+
+    from rnnpy.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert main(["--epochs=500", "--doRL=true", "--rlTask=copy", "--rlEpisodes=200"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the checkpoint into ." in err and "--" not in err
+    (tmp_path / "sub").mkdir()
+    assert main(["--epochs=1", "--savePath=sub/model.bin"]) == 2
+    assert "--savePath: cannot write the checkpoint into sub" in capsys.readouterr().err

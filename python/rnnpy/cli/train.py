@@ -76,7 +76,8 @@ class Run:
         if not (os.path.isdir(parent) or not os.path.exists(parent)) or (
             os.path.isdir(parent) and not os.access(parent, os.W_OK)
         ):  # find out now, not after the whole training run
-            raise UsageError(f"--savePath: cannot write into {parent}")
+            named = "--savePath: " if "savePath" in args.given else ""  # errors name only options given
+            raise UsageError(f"{named}cannot write the checkpoint into {parent}")
 
     def _vocabulary(self) -> Vocab:
         args, b = self.args, self.args.bpe
