@@ -5,6 +5,7 @@ so the script behind them never rots (its full run is ~40 minutes)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,17 @@ def test_rl_plateau_smoke(tmp_path: Path) -> None:
 def scores(path: Path) -> list[dict]:
     timed = ("sft_seconds", "more_sft_seconds", "grpo_seconds", "episodes_per_s")
     return [{k: v for k, v in r.items() if k not in timed} for r in json.loads(path.read_text())["results"]]
+
+
+def test_rl_profile_runs_and_accounts_for_the_episode() -> None:
+    """benchmarks/rl_profile.py (docs/rl.md's cost figures), at a tiny budget."""
+    script = str(ROOT / "benchmarks" / "rl_profile.py")
+    p = subprocess.run(
+        [sys.executable, script, "--sft", "20", "--episodes", "2"], capture_output=True, text=True, timeout=120
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    with_ref, without = p.stdout.splitlines()
+    assert "reference every episode" in with_ref and "| reference 0% |" in without
+    for line in (with_ref, without):
+        shares = [int(x) for x in re.findall(r"(?:sampling|reference|update) (\d+)%", line)]
+        assert len(shares) == 3 and 80 <= sum(shares) <= 101  # the Rust calls are nearly all of an episode
