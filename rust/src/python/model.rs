@@ -295,6 +295,24 @@ impl PyRecurrentState {
             .map(|ts| ts.iter().map(|t: &Tensor| tensor_to_numpy(py, t, &[t.rows, t.cols])).collect())
             .collect()
     }
+    /// Overwrites every tensor from arrays laid out as `tensors()` returns
+    /// them (a training run resumed mid-stream continues from its saved state).
+    fn set_tensors(&mut self, tensors: Vec<Vec<PyReadonlyArray2<f32>>>) -> PyResult<()> {
+        let layers = &mut self.inner.layers;
+        let fits = tensors.len() == layers.len()
+            && tensors.iter().zip(layers.iter()).all(|(new, old)| {
+                new.len() == old.len() && new.iter().zip(old).all(|(a, t)| a.shape() == [t.rows, t.cols])
+            });
+        if !fits {
+            return Err(input("the tensors do not have this recurrent state's layout (see tensors())"));
+        }
+        for (new, old) in tensors.iter().zip(layers.iter_mut()) {
+            for (a, t) in new.iter().zip(old.iter_mut()) {
+                t.data = copied(a);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A seeded sampler: `softmax(logits / temperature)`, temperature 0 = argmax.
