@@ -29,6 +29,8 @@ def sample_text(o: Option) -> str:
         return "reverse"
     if o.name == "seed":
         return "17"
+    if o.name in ("batching", "lrSchedule", "evalEvery"):
+        return {"batching": "stateful", "lrSchedule": "cosine", "evalEvery": "2epochs"}[o.name]
     if isinstance(d, int):
         return str(d + 3)
     if isinstance(d, float):

@@ -8,7 +8,14 @@ The JSON keeps the old program's keys at the top (``epoch``, ``loss``,
     {"epoch": 500, "loss": 0.0012, "completed": true, "time": "45.3",
      "rl": {...},
      "rnnpy": {"schema": 1, "version": "0.1.0", "vocab": {...}, "start": "h",
-               "seed": 1, "rng": {...}, "options": {...}}}
+               "seed": 1, "rng": {...}, "options": {...},
+               "position": {...}, "stream": "base64...", "val": {...}}}
+
+``position`` is where in its epoch the run was (``rnnpy.training.Position``:
+the batch, training seconds, the best validation loss and the evaluations
+since) and ``rng`` the batch RNG at that epoch's start; ``stream`` the
+recurrent state stateful batching carries in mid-epoch (float32, base64);
+``val`` the last held-out score.
 
 ``RunMetadata.from_dict`` reads every shape earlier writers produced: the
 old program's (no ``rnnpy`` key), rnnpy 0.1.0's (no ``schema``), its first
@@ -20,16 +27,20 @@ the current shape (schema ``SCHEMA``).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rnnpy.errors import MetadataError, TokenizerError, VocabularyError
+from rnnpy.evaluation import Score
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.tokenizer import io as tokenizer_io
+from rnnpy.training import Position
 from rnnpy.vocab import BPEVocab, CharVocab, Vocab
 
 if TYPE_CHECKING:
@@ -39,7 +50,7 @@ if TYPE_CHECKING:
 SCHEMA = 1
 
 _TOP = ("epoch", "loss", "completed", "time", "interrupted", "rl", "rnnpy")
-_OURS = ("schema", "version", "vocab", "start", "seed", "rng", "options")
+_OURS = ("schema", "version", "vocab", "start", "seed", "rng", "options", "position", "stream", "val")
 
 
 def _is_int(x: object) -> bool:
@@ -61,7 +72,11 @@ class RngState:
 
     @classmethod
     def of(cls, rng: np.random.Generator) -> RngState:
-        bits = rng.bit_generator.state
+        return cls.of_bits(rng.bit_generator.state)
+
+    @classmethod
+    def of_bits(cls, bits: Mapping[str, Any]) -> RngState:
+        """From a PCG64 ``bit_generator.state`` dictionary."""
         return cls(
             int(bits["state"]["state"]), int(bits["state"]["inc"]), int(bits["has_uint32"]), int(bits["uinteger"])
         )
@@ -136,6 +151,71 @@ _RL_FIELDS = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class ValRecord:
+    """A held-out score and the optimizer step it was measured at."""
+
+    step: int
+    score: Score
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.score
+        return {
+            "step": self.step,
+            "loss": s.loss,
+            "tokens": s.tokens,
+            "chars": s.chars,
+            "bits_per_char": s.bits_per_char,
+        }
+
+    @classmethod
+    def from_dict(cls, d: object) -> ValRecord:
+        try:
+            assert isinstance(d, Mapping)
+            step, loss, tokens, chars = d["step"], d["loss"], d["tokens"], d["chars"]
+            assert _is_int(step) and _is_number(loss) and _is_int(tokens) and _is_int(chars)
+        except (AssertionError, KeyError, TypeError):
+            raise MetadataError(f"rnnpy.val {d!r} is not a validation score") from None
+        return cls(step, Score(float(loss), tokens, chars))
+
+
+def position_to_dict(p: Position) -> dict[str, Any]:
+    """The loop's position but the epoch (the old program's key), the RNG and the stream (their own keys)."""
+    d: dict[str, Any] = {"batch": p.batch, "seconds": p.seconds, "stale": p.stale}
+    for name in ("best_val", "best_step", "last_eval_step"):
+        if getattr(p, name) is not None:
+            d[name] = getattr(p, name)
+    return d
+
+
+def position_from_dict(d: object, epoch: int) -> Position:
+    try:
+        assert isinstance(d, Mapping)
+        batch, seconds, stale = d.get("batch", 0), d.get("seconds", 0.0), d.get("stale", 0)
+        best_val, best_step, last = d.get("best_val"), d.get("best_step"), d.get("last_eval_step")
+        assert _is_int(batch) and batch >= 0 and _is_number(seconds) and _is_int(stale)
+        assert best_val is None or _is_number(best_val)
+        assert all(v is None or _is_int(v) for v in (best_step, last))
+    except AssertionError:
+        raise MetadataError(f"rnnpy.position {d!r} is not a training position") from None
+    best = None if best_val is None else float(best_val)
+    return Position(epoch, batch, float(seconds), None, None, best, best_step, stale, last)
+
+
+def stream_to_text(values: npt.NDArray[np.float32]) -> str:
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode("ascii")
+
+
+def stream_from_text(text: object) -> npt.NDArray[np.float32]:
+    try:
+        assert isinstance(text, str)
+        raw = base64.b64decode(text, validate=True)
+        assert len(raw) % 4 == 0
+    except (AssertionError, ValueError):
+        raise MetadataError("rnnpy.stream is not a base64 float32 array") from None
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
 def vocab_to_dict(vocab: Vocab) -> dict[str, Any]:
     if isinstance(vocab, CharVocab):
         return {"type": "char", "chars": list(vocab.chars)}
@@ -186,6 +266,9 @@ class RunMetadata:
     seed: int | None = None
     rng: RngState | None = None  # the shuffling generator after the last completed epoch
     options: Mapping[str, Any] = field(default_factory=dict)  # the command line, by option name
+    position: Position | None = None  # where in its epoch the run was (None: at the start of `epoch`)
+    stream: npt.NDArray[np.float32] | None = field(default=None, compare=False)  # stateful batching's state
+    val: ValRecord | None = None  # the last held-out score
     schema: int = SCHEMA  # the shape this was read from
     extra: Mapping[str, Any] = field(default_factory=dict)  # top-level keys this version does not know
     rnnpy_extra: Mapping[str, Any] = field(default_factory=dict)  # the same under "rnnpy"
@@ -214,6 +297,12 @@ class RunMetadata:
             ours["rng"] = self.rng.to_dict()
         if self.options:
             ours["options"] = dict(self.options)
+        if self.position is not None:
+            ours["position"] = position_to_dict(self.position)
+        if self.stream is not None:
+            ours["stream"] = stream_to_text(self.stream)
+        if self.val is not None:
+            ours["val"] = self.val.to_dict()
         d["rnnpy"] = ours
         return d
 
@@ -262,6 +351,9 @@ class RunMetadata:
             seed=seed,
             rng=RngState.from_dict(ours["rng"]) if "rng" in ours else None,
             options=dict(options),
+            position=position_from_dict(ours["position"], epoch) if "position" in ours else None,
+            stream=stream_from_text(ours["stream"]) if "stream" in ours else None,
+            val=ValRecord.from_dict(ours["val"]) if "val" in ours else None,
             schema=schema,
             extra=extra,
             rnnpy_extra={k: v for k, v in ours.items() if k not in _OURS},

@@ -12,6 +12,7 @@ from rnnpy.cli.options import (
     BPEOptions,
     CheckpointOptions,
     DataOptions,
+    EvalOptions,
     GenerationOptions,
     ModelOptions,
     RLOptions,
@@ -19,6 +20,7 @@ from rnnpy.cli.options import (
     TasksOptions,
     TokenizerFiles,
     TrainingOptions,
+    ValidationOptions,
 )
 
 # -- what each command receives ----------------------------------------------------
@@ -31,12 +33,25 @@ class TrainArgs:
     model: ModelOptions
     data: DataOptions
     training: TrainingOptions
+    validation: ValidationOptions
     generation: GenerationOptions
     checkpoint: CheckpointOptions
     bpe: BPEOptions
     rl: RLOptions
     run: RunOptions
     given: frozenset[str]  # option names given on the command line (a checkpoint's settings win over the rest)
+
+
+@dataclass(frozen=True)
+class EvalArgs:
+    """`eval`: a checkpoint, the text to score; train's options for an old program's checkpoint."""
+
+    checkpoint: CheckpointOptions
+    data: DataOptions
+    bpe: BPEOptions
+    eval: EvalOptions
+    run: RunOptions
+    given: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,14 @@ COMMANDS: dict[str, Command] = {
             "rnnpy.cli.generate:run",
             TrainArgs,
             required=("loadCheckpoint",),
+        ),
+        Command(
+            "eval",
+            "score a text under a checkpoint: loss, perplexity, bits per character",
+            "python -m rnnpy eval --loadCheckpoint=PATH --file=FILE",
+            "rnnpy.cli.evaluate:run",
+            EvalArgs,
+            required=("loadCheckpoint", "file"),
         ),
         Command(
             "rl",

@@ -20,9 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rnnpy.batching import BATCHINGS
 from rnnpy.model import ModelConfig
 from rnnpy.rl.grpo import GRPOConfig
 from rnnpy.rl.tasks import task_names
+from rnnpy.schedule import SCHEDULES, Budget, LRSchedule, parse_duration
+from rnnpy.training import EvalEvery
 
 SAMPLE_TEXT = (
     "hello world this is a modern rnn with rmsnorm residual connections gru gates and swiglu mlp "
@@ -66,6 +69,33 @@ def parse_str(text: str) -> str:
     return text
 
 
+def parse_seconds(text: str) -> float:
+    """A duration (``90s``, ``5m``, ``1h30m``, plain seconds) in seconds."""
+    seconds = parse_duration(text)
+    if not math.isfinite(seconds):
+        raise ValueError("expected a finite duration")
+    return seconds
+
+
+def parse_eval_every(text: str) -> EvalEvery:
+    """``N`` optimizer steps, or ``Nepochs`` (also ``Nepoch``, ``Ne``); 0 = only at the end."""
+    t = text.strip().lower().replace(" ", "")
+    for suffix in ("epochs", "epoch", "e"):
+        if t.endswith(suffix) and t[: -len(suffix)].isdigit():
+            return EvalEvery(epochs=int(t[: -len(suffix)]))
+    if t.isdigit():
+        return EvalEvery(steps=int(t))
+    raise ValueError("expected a number of steps (500) or of epochs (1epoch)")
+
+
+def eval_every_text(v: str) -> str | None:
+    try:
+        parse_eval_every(v)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 Check = Callable[[Any], "str | None"]
 
 
@@ -83,6 +113,10 @@ def non_negative(v: float) -> str | None:
 
 def open_unit(v: float) -> str | None:
     return None if 0 < v < 1 else "must be between 0 and 1 (exclusive)"
+
+
+def fraction(v: float) -> str | None:
+    return None if 0 <= v < 1 else "must be at least 0 and below 1"
 
 
 def one_of(*choices: str) -> Check:
@@ -179,7 +213,8 @@ def option(
     return dataclasses.field(default=default, metadata={_SPEC: spec})
 
 
-TRAIN = frozenset({"train", "generate"})  # generate takes train's options, so a train command line can become one
+# generate and eval take train's options, so a train command line can become one of theirs
+TRAIN = frozenset({"train", "generate", "eval"})
 RL = TRAIN | {"rl"}
 TOKENIZER_TRAIN = frozenset({"tokenizer train"})
 TOKENIZER_USE = frozenset({"tokenizer encode", "tokenizer decode"})
@@ -222,6 +257,7 @@ class DataOptions:
 class TrainingOptions:
     TITLE: ClassVar[str] = "Training"
     COMMANDS: ClassVar[frozenset[str]] = TRAIN
+    RESUMED: ClassVar[bool] = True  # a resumed run takes these from the checkpoint unless given again
 
     epochs: int = option("epochs", 500, "train up to this epoch", non_negative)
     learning_rate: float = option("learningRate", 0.001, "AdamW learning rate", positive)
@@ -230,6 +266,56 @@ class TrainingOptions:
     seq_length: int = option("seqLength", 25, "tokens per window (BPTT length)", at_least(1))
     grad_clip: float = option("gradClip", 1.0, "clip the global gradient norm to this (0 = off)", non_negative)
     log_every: int = option("logEvery", 25, "log a line every N epochs (and the first)", at_least(1))
+    batching: str = option(
+        "batching",
+        "shuffled",
+        "how the text becomes batches: shuffled (windows, each epoch), random (windows at any offset) "
+        "or stateful (each row its own stream, state carried)",
+        one_of(*BATCHINGS),
+        metavar="MODE",
+    )
+    max_time: float = option(
+        "maxTime", 0.0, "stop training after this long (90s, 5m, 1h30m; 0 = no limit)", non_negative,
+        parse=parse_seconds, shown="0 (none)", metavar="TIME",
+    )  # fmt: skip
+    max_steps: int = option("maxSteps", 0, "stop after this many optimizer steps in all (0 = no limit)", non_negative)
+    lr_schedule: str = option(
+        "lrSchedule", "constant", "learning rate over the run: constant, cosine or linear decay", one_of(*SCHEDULES),
+        metavar="NAME",
+    )  # fmt: skip
+    warmup_steps: int = option("warmupSteps", 0, "raise the learning rate linearly over this many steps", non_negative)
+    min_learning_rate: float = option("minLearningRate", 0.0, "where cosine and linear decay end", non_negative)
+
+    def budget(self) -> Budget:
+        return Budget(self.epochs, self.max_steps, self.max_time)
+
+    def schedule(self) -> LRSchedule:
+        return LRSchedule(self.learning_rate, self.lr_schedule, self.min_learning_rate, self.warmup_steps)
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    TITLE: ClassVar[str] = "Validation"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+    RESUMED: ClassVar[bool] = True
+
+    fraction: float = option(
+        "valFraction", 0.0, "hold out this last fraction of the training text for validation (0 = none)", fraction
+    )
+    file: str = option("valFile", "", "UTF-8 file to validate on (instead of a held-out fraction)", metavar="FILE")
+    every: str = option(
+        "evalEvery", "1epoch", "validate every N steps, or every N epochs (Nepochs); 0 = only at the end",
+        eval_every_text, metavar="N",
+    )  # fmt: skip
+    save_best: bool = option("saveBest", False, "also save the best-validation model as NAME_best.bin")
+    patience: int = option("patience", 0, "stop after N validations without a new best (0 = never)", non_negative)
+
+    @property
+    def enabled(self) -> bool:
+        return self.fraction > 0 or bool(self.file)
+
+    def eval_every(self) -> EvalEvery:
+        return parse_eval_every(self.every)
 
 
 @dataclass(frozen=True)
@@ -403,11 +489,21 @@ class TokenizerFiles:
     )
 
 
+@dataclass(frozen=True)
+class EvalOptions:
+    TITLE: ClassVar[str] = "Evaluation"
+    COMMANDS: ClassVar[frozenset[str]] = frozenset({"eval"})
+
+    file: str = option("file", "", "UTF-8 text to score under the checkpoint", metavar="FILE")
+
+
 #: Every group, in the order help lists them.
 GROUPS: tuple[type, ...] = (
     ModelOptions,
     DataOptions,
     TrainingOptions,
+    ValidationOptions,
+    EvalOptions,
     GenerationOptions,
     CheckpointOptions,
     BPEOptions,

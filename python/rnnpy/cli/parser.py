@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -140,6 +140,35 @@ def record(args: object, command: str) -> dict[str, Any]:
         v = getattr(groups[o.group], o.field)
         out[o.name] = f"({len(v)} chars)" if o.long_text and len(v) > 200 else v
     return out
+
+
+def restored(args: T, recorded: Mapping[str, Any], command: str) -> tuple[T, list[str]]:
+    """`args` (built for `command`, with a `given` field) with every option of
+    a group marked ``RESUMED`` that the command line did not give taken from a
+    checkpoint's `recorded` options; also the names of recorded values that
+    no longer parse (kept at the command line's value)."""
+    given: frozenset[str] = vars(args)["given"]
+    replaced: dict[str, Any] = {}
+    bad: list[str] = []
+    for name, group in vars(args).items():
+        if type(group) not in GROUPS or not getattr(type(group), "RESUMED", False):
+            continue
+        changes = {}
+        for o in options_for(command):
+            if o.group is type(group) and o.name in recorded and o.name not in given:
+                try:
+                    changes[o.field] = o.value(_typed(recorded[o.name]))
+                except ValueError:
+                    bad.append(o.name)
+        replaced[name] = dataclasses.replace(group, **changes)
+    return dataclasses.replace(args, **replaced), bad  # type: ignore[type-var]
+
+
+def _typed(value: Any) -> str:
+    """A recorded JSON value as it would be typed."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def help_text(command: str) -> str:
