@@ -49,3 +49,30 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     else:
         assert "check" not in res
     assert "Training" in proc.stdout and "Generation" in proc.stdout
+
+
+def test_quality_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/quality.py --smoke: the README's recipe for 5 s, then the
+    independent held-out score, which must agree with the run's own."""
+    out = tmp_path / "quality.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--smoke", "--threads=1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    (ours,) = [r for r in res["runs"] if r["engine"] == "rnnpy"]
+    assert ours["steps"] > 0 and ours["tokens_per_s"] > 0 and ours["positions"] == 111_539
+    assert 0 < ours["val_nats_per_char"] < 6 and ours["sample"]
+    assert "rnnpy recipe (README)" in proc.stdout
+
+
+def test_the_readme_gives_the_benchmarks_recipe_on_one_line() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import quality
+
+    line = "python -m rnnpy train " + " ".join(quality.RECIPE)
+    assert line in (ROOT / "README.md").read_text().splitlines()

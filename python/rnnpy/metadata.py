@@ -11,7 +11,7 @@ The JSON keeps the old program's keys at the top (``epoch``, ``loss``,
                "seed": 1, "rng": {...}, "options": {...},
                "position": {...}, "stream": "base64...", "val": {...}}}
 
-``position`` is where in its epoch the run was (``rnnpy.training.Position``:
+``position`` is where in its epoch the run was (``rnnpy.progress.Position``:
 the batch, training seconds, the best validation loss and the evaluations
 since) and ``rng`` the batch RNG at that epoch's start; ``stream`` the
 recurrent state stateful batching carries in mid-epoch (float32, base64);
@@ -38,9 +38,9 @@ import numpy.typing as npt
 
 from rnnpy.errors import MetadataError, TokenizerError, VocabularyError
 from rnnpy.evaluation import Score
+from rnnpy.progress import Position
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.tokenizer import io as tokenizer_io
-from rnnpy.training import Position
 from rnnpy.vocab import BPEVocab, CharVocab, Vocab
 
 if TYPE_CHECKING:

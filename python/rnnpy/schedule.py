@@ -43,10 +43,11 @@ class LRSchedule:
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
         p = min(max(progress, 0.0), 1.0)
         base, low = self.learning_rate, self.min_learning_rate
+        # Written as the rate minus the decay so far: exactly `learning_rate` at the start.
         if self.kind == "cosine":
-            rate = low + (base - low) * 0.5 * (1.0 + math.cos(math.pi * p))
+            rate = base - (base - low) * 0.5 * (1.0 - math.cos(math.pi * p))
         elif self.kind == "linear":
-            rate = low + (base - low) * (1.0 - p)
+            rate = base - (base - low) * p
         else:
             rate = base
         return warm * rate
@@ -79,6 +80,25 @@ class Budget:
         if self.max_time > 0 and seconds >= self.max_time:
             return "max_time"
         return None
+
+
+@dataclass(frozen=True)
+class EvalEvery:
+    """Evaluate every ``steps`` optimizer steps and/or every ``epochs`` epochs
+    (0: not by that count); always once more at the end of training."""
+
+    steps: int = 0
+    epochs: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a run trains: its budget, rate, evaluations and patience."""
+
+    budget: Budget
+    schedule: LRSchedule | None = None  # None: the trainer's learning rate throughout
+    eval_every: EvalEvery = EvalEvery()
+    patience: int = 0  # stop after this many evaluations without a new best (0: never)
 
 
 def parse_duration(text: str) -> float:
