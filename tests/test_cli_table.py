@@ -29,8 +29,9 @@ def sample_text(o: Option) -> str:
         return "reverse"
     if o.name == "seed":
         return "17"
-    if o.name in ("batching", "lrSchedule", "evalEvery"):
-        return {"batching": "stateful", "lrSchedule": "cosine", "evalEvery": "2epochs"}[o.name]
+    choices = {"batching": "stateful", "lrSchedule": "cosine", "evalEvery": "2epochs", "distributed": "off"}
+    if o.name in choices:
+        return choices[o.name]
     if isinstance(d, int):
         return str(d + 3)
     if isinstance(d, float):

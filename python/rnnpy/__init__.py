@@ -17,6 +17,7 @@ from rnnpy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnpy.errors import (
     CheckpointError,
     ConfigError,
+    DistributedError,
     InputError,
     MetadataError,
     RnnpyError,
@@ -41,6 +42,7 @@ __all__ = [
     "CheckpointError",
     "Completion",
     "ConfigError",
+    "DistributedError",
     "GRPOBatch",
     "GRPOStats",
     "InputError",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 import numpy.typing as npt
 
-from rnnpy.errors import RnnpyError
+from rnnpy.errors import DistributedError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,11 +44,6 @@ DEFAULT_TIMEOUT_S = 600.0
 #: Seconds between polls of a pending collective (the wait sleeps, so it
 #: costs nothing while the other ranks compute).
 POLL_S = 0.0005
-
-
-class DistributedError(RnnpyError):
-    """A distributed run that cannot start or go on: mpi4py missing, ranks that
-    disagree, a batch smaller than the world, a lost rank."""
 
 
 def launched_by_mpi(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:

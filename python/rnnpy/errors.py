@@ -54,3 +54,8 @@ class TextTooShortError(RnnpyError):
 
 class UsageError(RnnpyError):
     """A bad command line: printed as one line, exit status 2."""
+
+
+class DistributedError(RnnpyError):
+    """A data-parallel run that cannot start or go on: mpi4py missing, ranks
+    started differently, a batch smaller than the world, ranks that diverged."""

@@ -12,6 +12,7 @@ from itertools import islice
 import numpy as np
 
 from rnnpy.batching import Batch, BatchSource
+from rnnpy.data_parallel import DataParallel
 from rnnpy.evaluation import Score
 from rnnpy.model import Model, RecurrentState
 from rnnpy.progress import EpochResult, EvalResult, FitResult, Position, Tick
@@ -47,11 +48,13 @@ class Loop:
         on_eval: Callable[[EvalResult], None] | None,
         on_tick: Callable[[Tick], None] | None,
         stop: StopFlag | None,
+        parallel: DataParallel | None = None,
     ) -> None:
         self.trainer, self.source, self.plan, self.rng = trainer, source, plan, rng
         self.evaluate, self.pos = evaluate, pos
         self.on_epoch, self.on_eval, self.on_tick = on_epoch, on_eval, on_tick
         self.stop = stop or StopFlag()
+        self.parallel = parallel  # a data-parallel rank: its share of each step, the agreed clock and Ctrl-C
         self.t0 = time.perf_counter()
         self.seconds0 = pos.seconds
         self.tokens = 0
@@ -69,7 +72,13 @@ class Loop:
         return time.perf_counter() - self.t0
 
     def seconds(self) -> float:
-        return self.seconds0 + self.elapsed()
+        """Training seconds over every session; a data-parallel run reads the
+        ranks' agreed clock, so that budgets and schedules agree on every rank."""
+        return self.seconds0 + (self.parallel.seconds if self.parallel is not None else self.elapsed())
+
+    def stopping(self) -> bool:
+        """Ctrl-C was seen (by any rank, in a data-parallel run)."""
+        return self.parallel.interrupted if self.parallel is not None else self.stop.is_set
 
     def progress(self) -> float:
         pos, steps = self.pos, self.trainer.optimizer_step
@@ -107,7 +116,7 @@ class Loop:
         pos, source, trainer = self.pos, self.source, self.trainer
         pos.rng_state = copy.deepcopy(self.rng.bit_generator.state)
         if source.carries_state and (pos.batch == 0 or pos.stream is None):
-            pos.stream = trainer.model.new_state(source.batch_size)
+            pos.stream = trainer.model.new_state(self.stream_rows())
         remaining = source.steps_per_epoch - pos.batch
         budget = self.plan.budget
         cut = self.plan.eval_every.steps > 0 or budget.max_steps > 0  # calls may end before the chunk does
@@ -149,7 +158,7 @@ class Loop:
                         epoch_tokens,
                     )
                 )
-            if self.stop.is_set and pos.batch < source.steps_per_epoch:
+            if self.stopping() and pos.batch < source.steps_per_epoch:
                 if snapshot is not None:  # (None only when the epoch is one call, never stopped inside)
                     snapshot.restore(trainer, pos, self.rng)
                 return "interrupted"
@@ -165,7 +174,7 @@ class Loop:
         due = every > 0 and pos.epoch % every == 0 and self.evaluate is not None
         if due and pos.last_eval_step != trainer.optimizer_step and self.evaluation() == "patience":
             return "patience"
-        return "interrupted" if self.stop.is_set else "epochs"
+        return "interrupted" if self.stopping() else "epochs"
 
     def steps_in_next_call(self) -> int:
         """The chunk, cut at the next step-counted evaluation and at --maxSteps."""
@@ -182,6 +191,8 @@ class Loop:
         trainer, schedule = self.trainer, self.plan.schedule
         if schedule is not None:
             trainer.learning_rate = schedule.at(trainer.optimizer_step, self.progress())
+        if self.parallel is not None:
+            return self.parallel_steps(group)
         if self.source.carries_state:
             (batch,) = group
             loss, norm = trainer.step(batch.inputs, batch.targets, state=self.pos.stream)
@@ -193,6 +204,20 @@ class Loop:
             losses += np.asarray(ls, dtype=np.float64).tolist()
             norms += np.asarray(ns, dtype=np.float64).tolist()
         return losses, norms
+
+    def parallel_steps(self, group: list[Batch]) -> tuple[list[float], list[float]]:
+        """The group's steps as one rank of a data-parallel run (one all-reduce each)."""
+        assert self.parallel is not None
+        state = self.pos.stream if self.source.carries_state else None
+        steps = [self.parallel.step(b, state, self.elapsed(), self.stop.is_set) for b in group]
+        return [loss for loss, _ in steps], [norm for _, norm in steps]
+
+    def stream_rows(self) -> int:
+        """Rows of the carried state this process holds: its share of the batch in a data-parallel run."""
+        if self.parallel is None:
+            return self.source.batch_size
+        start, end = self.parallel.rows
+        return end - start
 
     def partial_epoch(self, losses: list[float]) -> None:
         """A run that ends inside an epoch: its loss so far counts as that epoch's."""

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from rnnpy.batching import BatchSource, ShuffledWindows, make_windows
+from rnnpy.data_parallel import DataParallel
 from rnnpy.errors import TextTooShortError
 from rnnpy.evaluation import Score
 from rnnpy.loop import CHUNK_TOKENS, Loop, StopFlag
@@ -120,10 +121,14 @@ def train(
     on_eval: Callable[[EvalResult], None] | None = None,
     on_tick: Callable[[Tick], None] | None = None,
     stop: StopFlag | None = None,
+    parallel: DataParallel | None = None,
 ) -> FitResult:
     """Trains from position ``at`` (default: the start) until the plan's
     budget is used, patience runs out or ``stop`` is set. ``rng`` must be at
     the current epoch's start (``at.rng_state``); ``evaluate`` scores the
     held-out text (``rnnpy.evaluation.score``) at the plan's evaluations and
-    at the end. ``at`` is advanced in place."""
-    return Loop(trainer, source, plan, rng, evaluate, at or Position(), on_epoch, on_eval, on_tick, stop).run()
+    at the end. ``at`` is advanced in place. With ``parallel``, this process
+    is one rank of a data-parallel run (``rnnpy.data_parallel``): every rank
+    calls ``train`` alike and takes its share of each batch."""
+    loop = Loop(trainer, source, plan, rng, evaluate, at or Position(), on_epoch, on_eval, on_tick, stop, parallel)
+    return loop.run()

@@ -12,6 +12,7 @@ from rnnpy.cli.options import (
     BPEOptions,
     CheckpointOptions,
     DataOptions,
+    DistributedOptions,
     EvalOptions,
     GenerationOptions,
     ModelOptions,
@@ -39,6 +40,7 @@ class TrainArgs:
     bpe: BPEOptions
     rl: RLOptions
     run: RunOptions
+    distributed: DistributedOptions
     given: frozenset[str]  # option names given on the command line (a checkpoint's settings win over the rest)
 
 

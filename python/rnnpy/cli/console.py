@@ -18,10 +18,12 @@ RULE = "-" * 70
 
 
 class Reporter:
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.out = Console(highlight=False, soft_wrap=True, quiet=quiet)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+    def __init__(self, quiet: bool = False, silent: bool = False) -> None:
+        """`quiet`: results only; `silent`: nothing (a data-parallel rank but rank 0)."""
+        self.quiet = quiet or silent
+        self.silent = silent
+        self.out = Console(highlight=False, soft_wrap=True, quiet=self.quiet)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True, quiet=silent)
         self.live = self.out.is_terminal and not quiet
         self._progress: Progress | None = None
         self._task: TaskID | None = None

@@ -469,6 +469,26 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
+class DistributedOptions:
+    """Data-parallel training over MPI ranks (rnnpy.distributed, README "Training on many processes")."""
+
+    TITLE: ClassVar[str] = "Distributed"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+
+    mode: str = option(
+        "distributed",
+        "auto",
+        "auto: MPI when an MPI launcher started several ranks; mpi: require it; off: one process",
+        one_of("auto", "mpi", "off"),
+        metavar="MODE",
+    )
+    timeout: float = option(
+        "distributedTimeout", 120.0, "seconds a rank waits for the others before naming the lost one and aborting",
+        positive, metavar="SECONDS",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class TasksOptions:
     TITLE: ClassVar[str] = "Task corpus"
     COMMANDS: ClassVar[frozenset[str]] = frozenset({"tasks"})
@@ -509,6 +529,7 @@ GROUPS: tuple[type, ...] = (
     BPEOptions,
     RLOptions,
     RunOptions,
+    DistributedOptions,
     TasksOptions,
     TokenizerFiles,
 )

@@ -14,6 +14,7 @@ trains exactly as it did.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from typing import Any
 
@@ -33,10 +34,12 @@ from rnnpy.cli.parser import record, restored
 from rnnpy.cli.rl import run_phase
 from rnnpy.cli.split import Texts, check_val_length, split
 from rnnpy.cli.train_log import RunLog, best_path, epoch_path
+from rnnpy.data_parallel import DataParallel
+from rnnpy.distributed import Single, World, check_same, connect, fingerprint
 from rnnpy.errors import InputError, TaskError, TextTooShortError, UsageError
 from rnnpy.evaluation import Score, score
 from rnnpy.metadata import RLRecord, RngState, RunMetadata, ValRecord
-from rnnpy.model import Model
+from rnnpy.model import Model, RecurrentState
 from rnnpy.rl.tasks import check_vocab, get_task
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import Trainer
@@ -64,12 +67,14 @@ __all__ = ["Run", "best_path", "epoch_path", "run"]
 class Run:
     """One training run: what is needed to save a checkpoint at any point."""
 
-    def __init__(self, args: TrainArgs, out: Reporter) -> None:
+    def __init__(self, args: TrainArgs, out: Reporter, world: World | None = None) -> None:
         self.args = args
         self.out = out
+        self.world = world or Single()
+        self.parallel: DataParallel | None = None  # set in prepare() when there are several ranks
         self.resumed: Checkpoint | None = None
         self.resumed_meta = RunMetadata()
-        self.seed = resolve_seed(args.run)
+        self.seed = self.world.broadcast(resolve_seed(args.run))  # a random seed is rank 0's
         self.rng = np.random.Generator(np.random.PCG64(self.seed))
         self.val_ids: np.ndarray | None = None
 
@@ -95,6 +100,8 @@ class Run:
             raise UsageError(f"{self.source}: {e}") from None
         self._validation_text(self.texts)
         self.model, self.trainer, self.position = self._model()
+        if self.world.size > 1:
+            self._join_ranks(text)
         if args.rl.do_rl:
             self._check_rl()
         parent = os.path.dirname(args.checkpoint.save_path) or "."
@@ -102,6 +109,19 @@ class Run:
             os.path.isdir(parent) and not os.access(parent, os.W_OK)
         ):  # find out now, not after the whole training run
             raise UsageError(f"--savePath: cannot write into {parent}")
+
+    def _join_ranks(self, text: str) -> None:
+        """Every rank must train the same run: same options, same text, same
+        starting weights; then each takes its share of every batch."""
+        if self.args.rl.do_rl:
+            raise UsageError("--doRL runs in one process: train with MPI, then run `rnnpy rl` on the checkpoint")
+        options = json.dumps(self.options, sort_keys=True, default=str)
+        check_same(self.world, "options", fingerprint(options))
+        check_same(self.world, "training text", fingerprint(text, self.texts.val or ""))
+        self.parallel = DataParallel(self.trainer, self.world, self.batches.batch_size)
+        self.parallel.verify()
+        if self.position.stream is not None:  # a resumed stateful run: this rank's rows of the saved streams
+            self.position.stream = self.parallel.local_state(self.model, self.position.stream)
 
     def _restore_options(self) -> None:
         """A resumed run trains on with the checkpoint's training settings (rate,
@@ -233,12 +253,19 @@ class Run:
             rng=rng,
             options=self.options,
             position=pos,
-            stream=state_values(pos.stream) if pos.stream is not None and pos.batch > 0 else None,
+            stream=state_values(self._whole(pos.stream)) if pos.stream is not None and pos.batch > 0 else None,
             val=ValRecord(val.step, val.score) if val is not None else self.resumed_meta.val,
             **run,
         )
 
+    def _whole(self, stream: RecurrentState) -> RecurrentState:
+        """The carried state of every row (gathered from the ranks: every rank calls this)."""
+        return self.parallel.global_state(self.model, stream) if self.parallel is not None else stream
+
     def save(self, path: str, meta: RunMetadata, quiet: bool = False) -> None:
+        """Writes the checkpoint (rank 0 alone in a data-parallel run: the others hold the same)."""
+        if not self.world.is_root:
+            return
         parent = os.path.dirname(path)
         if parent:
             os.makedirs(parent, exist_ok=True)
@@ -247,6 +274,13 @@ class Run:
             self.out.line(f"Saved binary checkpoint to {path} ({file_mb(path)} MB)")
 
     # -- the run -------------------------------------------------------------------
+    def _allreduce_line(self, elapsed: float) -> str:
+        p = self.parallel
+        assert p is not None
+        per_step = p.allreduce_seconds / max(p.steps, 1)
+        share = p.allreduce_seconds / elapsed * 100 if elapsed > 0 else 0.0
+        return f"All-reduce: {per_step * 1e3:.2f} ms per step on rank 0 ({share:.1f}% of the run), {p.steps} steps"
+
     def plan(self) -> Plan:
         t, v = self.args.training, self.args.validation
         schedule = t.schedule()
@@ -258,7 +292,8 @@ class Run:
         self.out.line("\nTraining...\n")
         metrics_file = self.args.run.metrics_file
         with contextlib.ExitStack() as stack:
-            metrics = stack.enter_context(open(metrics_file, "a", encoding="utf-8")) if metrics_file else None
+            writes = metrics_file and self.world.is_root
+            metrics = stack.enter_context(open(metrics_file, "a", encoding="utf-8")) if writes else None
             log.metrics = metrics
             return self._train(log)
 
@@ -280,6 +315,7 @@ class Run:
                     on_eval=log.on_eval,
                     on_tick=out.tick,
                     stop=stop,
+                    parallel=self.parallel,
                 )
         finally:
             out.stop_training()
@@ -296,6 +332,9 @@ class Run:
         log.stopped(result)
         best_text = f"{best:.6f}" if best is not None else "inf"
         out.line(f"\nDone in {result.elapsed:.1f}s | Best loss: {best_text}\n")
+        if self.parallel is not None:
+            self.parallel.verify()
+            out.line(self._allreduce_line(result.elapsed) + "\n")
         log.validation_summary(result)
         rl = None
         if a.rl.do_rl:
@@ -308,7 +347,7 @@ class Run:
             )
             self.save(a.checkpoint.save_path, meta)
         g = a.generation
-        if g.gen_length > 0:
+        if g.gen_length > 0 and self.world.is_root:
             out.line("\nGenerating post-RL sample...\n" if a.rl.do_rl else "\nGenerating sample...\n")
             sample(self.model, self.vocab, g.prompt or self.start, g.gen_length, g.temperature, self.seed, out)
         return 0
@@ -319,10 +358,11 @@ def run(args: TrainArgs) -> int:
         raise UsageError(
             "--doRL: reinforcement learning needs a character-level model; drop --useBPE (BPE models are not supported)"
         )
-    out = Reporter(args.run.quiet)
+    world = connect(args.distributed.mode, args.distributed.timeout)
+    out = Reporter(args.run.quiet, silent=not world.is_root)
     if args.bpe.train_bpe:
         bpe.train_only(args, out)
         return 0
-    r = Run(args, out)
+    r = Run(args, out, world)
     r.prepare()
     return r.train()
