@@ -77,7 +77,7 @@ def worker(cfg: BenchConfig, steps: int) -> None:
     if world.is_root:
         tokens = steps * cfg.batch * cfg.seq
         print(json.dumps({"tokens_per_s": tokens / seconds, "step_ms": seconds / steps * 1e3,
-                          "allreduce_ms": waited / steps * 1e3, "parameters": model.num_parameters()}))  # fmt: skip
+                          "allreduce_ms": waited / steps * 1e3, "parameters": model.num_parameters}))  # fmt: skip
 
 
 def measure(name: str, ranks: int, threads: int, steps: int, smoke: bool) -> dict:

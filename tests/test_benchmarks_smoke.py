@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -76,3 +78,20 @@ def test_the_readme_gives_the_benchmarks_recipe_on_one_line() -> None:
 
     line = "python -m rnnpy train " + " ".join(quality.RECIPE)
     assert line in (ROOT / "README.md").read_text().splitlines()
+
+
+def test_distributed_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/distributed.py measures every mode and the scaling model reads its numbers."""
+    from test_distributed import have_mpi
+
+    if not have_mpi():
+        pytest.skip("mpi4py and mpiexec are not installed")
+    out = tmp_path / "dist.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "distributed.py"), "--smoke", "--rounds=1", "--steps=2"]
+    proc = subprocess.run([*cmd, "--configs=B", f"--json={out}"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modes = json.loads(out.read_text())["B"]
+    assert set(modes) == {"1 process × 1 thread", "1 process × 2 threads", "2 ranks × 1 thread"}
+    assert all(r["tokens_per_s"] > 0 and r["parameters"] > 0 for r in modes.values())
+    assert modes["2 ranks × 1 thread"]["allreduce_ms"] > 0
+    assert "| B (batch 4) |" in proc.stdout and "global batch for ≥ 90%" in proc.stdout

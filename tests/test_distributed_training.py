@@ -86,17 +86,24 @@ def test_two_ranks_train_the_model_one_process_trains(tmp_path: Path, text_file:
 
 
 @needs_mpi
-def test_a_two_rank_checkpoint_resumes_in_one_process(tmp_path: Path, text_file: Path) -> None:
-    """Stopped mid-epoch by --maxSteps (stateful: the carried state of both ranks' rows is saved),
-    resumed in one process, it ends where an uninterrupted one-process run does."""
+@pytest.mark.parametrize(("first", "then"), [(2, 1), (1, 2)])
+def test_a_checkpoint_resumes_on_another_number_of_ranks(
+    tmp_path: Path, text_file: Path, first: int, then: int
+) -> None:
+    """Stopped mid-epoch by --maxSteps (stateful: the carried state of every row is saved),
+    resumed on another number of ranks, it ends where an uninterrupted one-process run does."""
     common = ["--batching=stateful", "--epochs=3"]
     whole = (tmp_path / "whole.bin", tmp_path / "whole.jsonl")
     p = one_process(*train_args(text_file, *whole, *common), "--distributed=off")
     assert p.returncode == 0, p.stderr
     part = (tmp_path / "part.bin", tmp_path / "part.jsonl")
-    p = mpirun(2, *train_args(text_file, *part, *common, "--maxSteps=4"))
+
+    def on(ranks: int, *args: str) -> subprocess.CompletedProcess[str]:
+        return mpirun(ranks, *args) if ranks > 1 else one_process(*args, "--distributed=off")
+
+    p = on(first, *train_args(text_file, *part, *common, "--maxSteps=4"))
     assert p.returncode == 0, p.stderr
-    p = one_process(*train_args(text_file, *part, *common, f"--loadCheckpoint={part[0]}", "--maxSteps=0"))
+    p = on(then, *train_args(text_file, *part, *common, f"--loadCheckpoint={part[0]}", "--maxSteps=0"))
     assert p.returncode == 0, p.stderr
     np.testing.assert_allclose(flat_parameters(part[0]), flat_parameters(whole[0]), atol=2e-5)
 
