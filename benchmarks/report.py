@@ -96,7 +96,7 @@ def summary_lines(res: dict) -> list[tuple[str, bool | None]]:
     out = []
     for th in res["threads"]:
         s = _get(res, "sgemm", str(th)) or {}
-        parts = [f"{k.split('_')[0]} {v:.1f}" for k, v in s.items() if k != "gflops"]
+        parts = [f"{k.split('_')[0]} {v:.1f}" for k, v in s.items() if k not in ("gflops", "rounds")]
         out.append((f"sgemm peak, {th} thread(s): {s.get('gflops', 0):.1f} GFLOP/s ({', '.join(parts)})", None))
     if "C" in res["configs"] and {1, 2} <= set(res["threads"]):
         one = _get(res["configs"]["C"], "train", "rnnpy", "1", "tokens_per_s")
