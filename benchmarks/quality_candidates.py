@@ -9,7 +9,13 @@ seconds on a quiet machine. The schedules decay over --maxSteps.
 
     python benchmarks/quality_candidates.py --steps 1890 --threads 1            # every candidate, in turn
     python benchmarks/quality_candidates.py --steps 1890 --only recipe,random --seeds 1,2
-    python benchmarks/quality_candidates.py --speed 60                            # the recipe's tokens/s (60 steps)
+    RAYON_NUM_THREADS=1 taskset -c 1 python benchmarks/quality_candidates.py --speed 40   # the step budget
+
+--speed times 40 of the recipe's training steps in process and prints its
+tokens per second of wall time and of CPU time: on a loaded machine the
+CPU-time rate is what a quiet core would give, and the step budget that
+five minutes at 2 threads give is 300 s × 1.7 (the assumed 2-thread
+speed-up) × that rate / tokens per step.
 
 Results and the commands that made them: benchmarks/QUALITY.md.
 """
@@ -20,10 +26,16 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from quality import run_rnnpy
+import numpy as np
+from quality import DATA, RECIPE, _option, run_rnnpy
+
+import rnnpy
+
+TWO_THREAD_SPEEDUP = 1.7  # assumed, for the step budget: see the module docstring
 
 # Each candidate is the recipe with these options changed ("" drops one).
 CANDIDATES: dict[str, dict[str, str]] = {
@@ -44,6 +56,35 @@ def candidate(name: str, steps: int, threads: int, seed: int, workdir: Path) -> 
     return {"candidate": name, "changes": CANDIDATES[name], **run_rnnpy(300, threads, seed, workdir, changes)}
 
 
+def speed(steps: int) -> str:
+    """The recipe's training step timed in process (random windows: the same arithmetic as any batching)."""
+    text = DATA.read_text(encoding="utf-8")
+    vocab = rnnpy.CharVocab.from_text(text)
+    ids = np.asarray(vocab.encode(text), dtype=np.uint32)
+    h, e, b, t = (int(_option(RECIPE, n)) for n in ("hiddenSize", "embedSize", "batchSize", "seqLength"))
+    config = rnnpy.ModelConfig(vocab_size=vocab.size, hidden_size=h, embed_size=e, fast_mode=True)
+    trainer = rnnpy.Trainer(rnnpy.Model(config, seed=1), learning_rate=float(_option(RECIPE, "learningRate")))
+    rng = np.random.default_rng(1)
+
+    def step() -> None:
+        starts = rng.integers(0, len(ids) - t - 1, b)
+        windows = np.stack([ids[s : s + t + 1] for s in starts])  # (b, t+1)
+        trainer.step(windows[:, :-1], windows[:, 1:])
+
+    for _ in range(3):  # warm-up: workspaces, caches
+        step()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(steps):
+        step()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    tokens = steps * b * t
+    budget = 300 * TWO_THREAD_SPEEDUP * tokens / cpu / (b * t)
+    return (
+        f"recipe step ({b}×{t}): {tokens / wall:,.0f} tokens/s of wall time, {tokens / cpu:,.0f} of CPU time "
+        f"(CPU/wall {cpu / wall:.2f}); 5 minutes at 2 threads ≈ {budget:,.0f} steps (speed-up {TWO_THREAD_SPEEDUP})"
+    )
+
+
 def table(runs: list[dict[str, Any]]) -> str:
     lines = [
         "| candidate | changed from the recipe | seed | steps | val nats/char | run's tokens/s |",
@@ -61,7 +102,7 @@ def table(runs: list[dict[str, Any]]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description="the recipe's variants at a fixed step budget (issue 11)")
     ap.add_argument("--steps", type=int, default=1890, help="optimizer steps per candidate")
-    ap.add_argument("--speed", type=int, help="only time the recipe for this many steps and print its tokens/s")
+    ap.add_argument("--speed", type=int, help="only time this many of the recipe's steps (tokens/s, step budget)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", default="1")
     ap.add_argument("--only", help=f"comma-separated, of: {', '.join(CANDIDATES)}")
@@ -71,12 +112,11 @@ def main() -> int:
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         raise SystemExit(f"unknown candidate(s) {', '.join(unknown)}: choose from {', '.join(CANDIDATES)}")
+    if a.speed:
+        print(speed(a.speed))
+        return 0
     runs = []
     with tempfile.TemporaryDirectory(prefix="rnnpy-candidates-") as tmp:
-        if a.speed:
-            r = candidate("recipe", a.speed, a.threads, 1, Path(tmp))
-            print(f"recipe: {r['tokens_per_s']:,.0f} tokens/s at {a.threads} thread(s) over {a.speed} steps")
-            return 0
         for seed in (int(s) for s in a.seeds.split(",")):
             for name in names:
                 runs.append(candidate(name, a.steps, a.threads, seed, Path(tmp)))
