@@ -7,7 +7,7 @@ on how loaded the machine is while it runs: every candidate does the same
 arithmetic per step (same model, B32 T128), so the same steps are the same
 seconds on a quiet machine. The schedules decay over --maxSteps.
 
-    python benchmarks/quality_candidates.py --steps 2600 --threads 2      # every candidate, the full budget
+    python benchmarks/quality_candidates.py --steps 2600 --threads 2 --update-doc full   # the full budget
     python benchmarks/quality_candidates.py --steps 300 --only recipe,random-3e-3 --seeds 1,2
     RAYON_NUM_THREADS=1 taskset -c 1 python benchmarks/quality_candidates.py --speed 40   # the step budget
 
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from quality import DATA, RECIPE, _option, run_rnnpy
+from report import replace_marked
 
 import rnnpy
 
@@ -107,6 +108,7 @@ def main() -> int:
     ap.add_argument("--seeds", default="1")
     ap.add_argument("--only", help=f"comma-separated, of: {', '.join(CANDIDATES)}")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--update-doc", choices=["screen", "full"], help="write the table into that section of QUALITY.md")
     a = ap.parse_args()
     names = a.only.split(",") if a.only else list(CANDIDATES)
     unknown = [n for n in names if n not in CANDIDATES]
@@ -121,7 +123,11 @@ def main() -> int:
             for name in names:
                 runs.append(candidate(name, a.steps, a.threads, seed, Path(tmp)))
                 print(f"{name} seed {seed}: {runs[-1]['val_nats_per_char']:.4f} nats/char", file=sys.stderr, flush=True)
-    print(table(runs))
+    md = table(runs)
+    print(md)
+    if a.update_doc:
+        doc = Path(__file__).resolve().parent / "QUALITY.md"
+        replace_marked(doc, f"<!-- {a.update_doc}:start -->", f"<!-- {a.update_doc}:end -->", md + "\n")
     if a.json:
         a.json.write_text(json.dumps({"steps": a.steps, "threads": a.threads, "runs": runs}, indent=1))
     return 0
