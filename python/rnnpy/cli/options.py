@@ -85,6 +85,10 @@ def open_unit(v: float) -> str | None:
     return None if 0 < v < 1 else "must be between 0 and 1 (exclusive)"
 
 
+def unit_top(v: float) -> str | None:
+    return None if 0 < v <= 1 else "must be in (0, 1]"
+
+
 def one_of(*choices: str) -> Check:
     return lambda v: None if v in choices else f"expected {' or '.join(choices)}"
 
@@ -132,6 +136,21 @@ class Option:
         if problem:
             raise ValueError(problem)
         return value
+
+    def checked(self, value: Any) -> Any:
+        """A value given from Python (``rnnpy.train_text``'s keywords): of the
+        option's type (an int for a float is fine), then its check; TypeError
+        or ValueError says what is wrong."""
+        kind = type(self.default)
+        accepted = (int, float) if kind is float else kind
+        if isinstance(value, bool) is not (kind is bool) or not isinstance(value, accepted):
+            raise TypeError(f"expected {kind.__name__}, got {value!r}")
+        if kind is float and not math.isfinite(value):
+            raise ValueError("expected a finite number")
+        problem = self.check(value) if self.check else None
+        if problem:
+            raise ValueError(problem)
+        return float(value) if kind is float else value
 
     def shown_default(self, command: str) -> str:
         default = self.default_for(command)
@@ -183,6 +202,7 @@ TRAIN = frozenset({"train", "generate"})  # generate takes train's options, so a
 RL = TRAIN | {"rl"}
 TOKENIZER_TRAIN = frozenset({"tokenizer train"})
 TOKENIZER_USE = frozenset({"tokenizer encode", "tokenizer decode"})
+EXPORT = frozenset({"export"})
 
 # -- the groups ------------------------------------------------------------------
 
@@ -210,7 +230,7 @@ class ModelOptions:
 @dataclass(frozen=True)
 class DataOptions:
     TITLE: ClassVar[str] = "Training data"
-    COMMANDS: ClassVar[frozenset[str]] = RL
+    COMMANDS: ClassVar[frozenset[str]] = RL | EXPORT  # export: the vocabulary of an old program's checkpoint
 
     training_text: str = option(
         "trainingText", SAMPLE_TEXT, "text to train on", shown="(built-in sample)", metavar="TEXT", long_text=True
@@ -241,6 +261,12 @@ class GenerationOptions:
     gen_length: int = option("genLength", 100, "tokens to generate", non_negative)
     prompt: str = option(
         "prompt", "", "text fed before sampling (default: first char of the training text)", metavar="TEXT"
+    )
+    sample_top_k: int = option(
+        "sampleTopK", 0, "sample only from the K most likely tokens (0 = all; not the MoE --topK)", non_negative
+    )
+    sample_top_p: float = option(
+        "sampleTopP", 1.0, "sample from the fewest most likely tokens whose probability reaches P (1 = all)", unit_top
     )
 
 
@@ -273,7 +299,7 @@ class BPEOptions:
     TITLE: ClassVar[str] = "BPE tokenizer"
     COMMANDS: ClassVar[frozenset[str]] = TRAIN
 
-    use_bpe: bool = option("useBPE", False, "train on BPE tokens instead of characters")
+    use_bpe: bool = option("useBPE", False, "train on BPE tokens instead of characters", commands=TRAIN | EXPORT)
     train_bpe: bool = option("trainBPE", False, "only train and save a tokenizer, then exit")
     vocab_size: int = option(
         "bpeVocabSize",
@@ -304,7 +330,7 @@ class BPEOptions:
         "bpeLoadPath",
         "",
         "the tokenizer.json to use (train: else one is trained on the text)",
-        commands=TRAIN | TOKENIZER_USE,
+        commands=TRAIN | TOKENIZER_USE | EXPORT,
         aliases=("tokenizer",),
         metavar="FILE",
     )
@@ -391,15 +417,43 @@ class TasksOptions:
 
 
 @dataclass(frozen=True)
-class TokenizerFiles:
-    TITLE: ClassVar[str] = "Tokenizer files"
+class FileOptions:
+    """Files a command reads or writes besides its positional ones."""
+
+    TITLE: ClassVar[str] = "Files"
     COMMANDS: ClassVar[frozenset[str]] = TOKENIZER_TRAIN | {"tokenizer encode"}
 
     input: str = option("input", "", "UTF-8 text file to read", metavar="FILE")
     text: str = option("text", "", "text given inline", metavar="TEXT", long_text=True)
-    output: str = option("output", "tokenizer.json", "where to save", commands=TOKENIZER_TRAIN, metavar="FILE")
+    output: str = option(
+        "output",
+        "tokenizer.json",
+        "the file to write; for export, the directory",
+        commands=TOKENIZER_TRAIN | EXPORT | {"import", "plot"},
+        defaults={"plot": "curves.png", "export": "", "import": ""},
+        short="o",
+        metavar="PATH",
+    )
     hf_output: str = option(
         "hfOutput", "", "also write a Hugging Face tokenizers JSON", commands=TOKENIZER_TRAIN, metavar="FILE"
+    )
+
+
+@dataclass(frozen=True)
+class InfoOptions:
+    TITLE: ClassVar[str] = "Output"
+    COMMANDS: ClassVar[frozenset[str]] = frozenset({"info"})
+
+    json: bool = option("json", False, "print the record as one JSON object")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    TITLE: ClassVar[str] = "Export"
+    COMMANDS: ClassVar[frozenset[str]] = EXPORT
+
+    format: str = option(
+        "format", "safetensors", "the export format", one_of("safetensors"), parse=str.lower, metavar="NAME"
     )
 
 
@@ -414,7 +468,9 @@ GROUPS: tuple[type, ...] = (
     RLOptions,
     RunOptions,
     TasksOptions,
-    TokenizerFiles,
+    FileOptions,
+    InfoOptions,
+    ExportOptions,
 )
 
 

@@ -100,6 +100,9 @@ def _did_you_mean(raw: str, table: dict[str, Option]) -> str:
 def _check_required(p: Parsed) -> None:
     spec = COMMANDS[p.command]
     table = _spellings(p.command)
+    least, most = spec.nargs
+    if len(p.positionals) < least or (most is not None and len(p.positionals) > most):
+        raise UsageError(f"{p.command} takes {spec.positional_help}, got {len(p.positionals)} (usage: {spec.usage})")
     for spelling in spec.required:
         opt = table[key(spelling)]
         if opt.name not in p.given:

@@ -11,6 +11,7 @@ window when the text divided evenly).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from typing import Any, TextIO
@@ -209,13 +210,17 @@ class Run:
     def _train(self, metrics: TextIO | None) -> int:
         a, out = self.args, self.out
         t, save_path = a.training, a.checkpoint.save_path
+        seen = self.start_epoch * self.inputs.size  # tokens trained on since epoch 0 (`plot`'s x axis)
 
         def on_epoch(r: EpochResult) -> None:
+            nonlocal seen
             log = r.epoch % t.log_every == 0 or r.epoch == self.start_epoch + 1
             out.epoch(r, log)
+            seen += r.tokens
             if metrics is not None:
                 tps = r.tokens / r.seconds if r.seconds > 0 else None
                 row = {"epoch": r.epoch, "loss": r.loss, "grad_norm": r.grad_norm, "tokens_per_s": tps}
+                row |= {"tokens": seen, "lr": self.trainer.learning_rate}
                 metrics.write(json.dumps({**row, "elapsed": round(r.elapsed, 6)}) + "\n")
                 metrics.flush()
             if a.checkpoint.save_every > 0 and r.epoch % a.checkpoint.save_every == 0:
@@ -256,11 +261,12 @@ class Run:
             out.line("")
         if a.checkpoint.save_on_complete:
             epoch = max(t.epochs, self.start_epoch)
-            self.save(save_path, self.metadata(epoch, best, completed=True, time=f"{result.elapsed:.1f}", rl=rl))
+            meta = self.metadata(epoch, best, completed=True, time=f"{result.elapsed:.1f}", rl=rl)
+            self.save(save_path, dataclasses.replace(meta, last_loss=result.last_loss))
         g = a.generation
         if g.gen_length > 0:
             out.line("\nGenerating post-RL sample...\n" if a.rl.do_rl else "\nGenerating sample...\n")
-            sample(self.model, self.vocab, g.prompt or self.start, g.gen_length, g.temperature, self.seed, out)
+            sample(self.model, self.vocab, g.prompt or self.start, g, self.seed, out)
         return 0
 
 
