@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import rnnpy
-import rnnpy.errors
 from conftest import golden_cases
 from rnnpy import export
 from rnnpy.cli import main
@@ -179,16 +178,9 @@ def test_export_into_a_file_is_an_error(tmp_path, capsys):
     assert "is a file, not a directory" in capsys.readouterr().err
 
 
-def test_without_safetensors_the_message_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+def test_without_safetensors_the_message_says_how_to_install_it(tmp_path, capsys, without_package):
     _export(tmp_path)
-    real = rnnpy.errors.importlib.import_module
-
-    def no_safetensors(name: str, *args: object) -> object:
-        if name.split(".")[0] == "safetensors":
-            raise ImportError(name)
-        return real(name, *args)
-
-    monkeypatch.setattr(rnnpy.errors.importlib, "import_module", no_safetensors)
+    without_package("safetensors")
     for argv in (
         ["export", str(tmp_path / "m.bin"), "-o", str(tmp_path / "x")],
         ["import", str(tmp_path / "out"), "-o", "y.bin"],
@@ -196,3 +188,13 @@ def test_without_safetensors_the_message_says_how_to_install_it(tmp_path, capsys
         assert main(argv) == 2
         assert "needs the optional package safetensors: pip install 'rnnpy[export]'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_exported_files_get_the_mode_of_any_new_file(tmp_path):
+    import os
+
+    out = _export(tmp_path)
+    mask = os.umask(0)
+    os.umask(mask)
+    for f in out.iterdir():
+        assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f.name

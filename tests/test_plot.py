@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rnnpy.errors
 from rnnpy.cli import main
 from rnnpy.plot import read_metrics
 
@@ -104,15 +103,8 @@ def test_a_missing_file_is_a_one_line_error(tmp_path, capsys):
     assert "cannot read the metrics file" in capsys.readouterr().err
 
 
-def test_without_matplotlib_the_message_says_how_to_install_it(runs, tmp_path, capsys, monkeypatch):
-    real = rnnpy.errors.importlib.import_module
-
-    def no_matplotlib(name: str, *args: object) -> object:
-        if name.split(".")[0] == "matplotlib":
-            raise ImportError(f"No module named {name!r}")
-        return real(name, *args)
-
-    monkeypatch.setattr(rnnpy.errors.importlib, "import_module", no_matplotlib)
+def test_without_matplotlib_the_message_says_how_to_install_it(runs, tmp_path, capsys, without_package):
+    without_package("matplotlib")
     assert main(["plot", str(runs[0]), "-o", str(tmp_path / "c.png")]) == 2
     err = capsys.readouterr().err
     assert err == "rnnpy plot: error: plot needs the optional package matplotlib: pip install 'rnnpy[plot]'\n"

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import rnnpy
-import rnnpy.errors
 import rnnpy.torch as rt
 from conftest import golden_cases
 from rnnpy import export
@@ -24,15 +23,8 @@ CONFIGS = {  # every branch of MODEL.md: proj_in or not, skips, MoE routed or no
 }
 
 
-def test_without_torch_the_message_says_how_to_install_it(monkeypatch):
-    real = rnnpy.errors.importlib.import_module
-
-    def no_torch(name: str, *args: object) -> object:
-        if name.split(".")[0] == "torch":
-            raise ImportError(name)
-        return real(name, *args)
-
-    monkeypatch.setattr(rnnpy.errors.importlib, "import_module", no_torch)
+def test_without_torch_the_message_says_how_to_install_it(without_package):
+    without_package("torch")
     rt.module_class.cache_clear()
     with pytest.raises(
         rnnpy.MissingDependencyError,

@@ -123,9 +123,7 @@ class Model:
         """Feeds `prompt` once, then samples `length` ids (temperature 0:
         argmax; only the `top_k` most likely ids, 0 = all; only the fewest
         most likely whose probability reaches `top_p`, 1 = all)."""
-        if length < 0:
-            raise InputError(f"length must be non-negative, got {length}")
-        _check_top_k(top_k)
+        _check_counts(length, top_k)
         return list(self._core.generate(token_list(prompt, "prompt"), length, temperature, seed, top_k, top_p))
 
     def stream(
@@ -139,9 +137,7 @@ class Model:
     ) -> Iterator[int]:
         """`generate`'s ids one at a time, as they are drawn (the same ids for
         the same seed). The prompt is checked and fed before this returns."""
-        if length < 0:
-            raise InputError(f"length must be non-negative, got {length}")
-        _check_top_k(top_k)
+        _check_counts(length, top_k)
         tokens = _core.TokenStream(self._core, token_list(prompt, "prompt"), temperature, seed, top_k, top_p)
 
         def ids() -> Iterator[int]:
@@ -213,7 +209,9 @@ class GRPOBatch:
         return self._core
 
 
-def _check_top_k(top_k: int) -> None:
-    """The core takes top_k unsigned; a negative one is named here rather than as an overflow."""
+def _check_counts(length: int, top_k: int) -> None:
+    """The core takes these unsigned: a negative one is named here rather than as an overflow."""
+    if length < 0:
+        raise InputError(f"length must be non-negative, got {length}")
     if top_k < 0:
         raise InputError(f"top_k must be non-negative (0 keeps every token), got {top_k}")

@@ -152,7 +152,9 @@ def help_text(command: str) -> str:
     lines = [f"usage: {spec.usage}", "", spec.summary]
     if opts:
         lines += ["", "Options (any case; --hiddenSize=64, --hidden-size 64 or --hidden_size=64):"]
-    names = {o.name: ", ".join(f"--{n}" for n in (o.name, *o.aliases)) for o in opts}
+    names = {
+        o.name: ", ".join([f"--{n}" for n in (o.name, *o.aliases)] + [f"-{o.short}"] * bool(o.short)) for o in opts
+    }
     width = max((len(n) for n in names.values()), default=0) + 2
     group = None
     for o in opts:
