@@ -91,6 +91,15 @@ def test_the_old_programs_checkpoints(case, capsys):
     assert "by the old rnn-rust program" in text and "vocabulary    not stored (the old program's" in text
 
 
+def test_an_old_checkpoint_saved_again_by_rnnpy(tmp_path, capsys):
+    case = GOLDEN / "g1"
+    if not case.is_dir():
+        pytest.skip("needs ../shared/golden")
+    rnnpy.load(case / "checkpoint.bin", text=(case / "train.txt").read_text()).save(tmp_path / "m.bin")
+    d = json.loads(info(capsys, tmp_path / "m.bin", "--json"))
+    assert d["written_by"] == "rnnpy" and d["vocabulary"]["size"] == 20 and d["training"]["epoch"] == 500
+
+
 @pytest.mark.skipif(not GOLDEN.is_dir(), reason="needs ../shared/golden")
 @pytest.mark.parametrize(
     "args,message",

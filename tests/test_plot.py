@@ -109,3 +109,9 @@ def test_without_matplotlib_the_message_says_how_to_install_it(runs, tmp_path, c
     err = capsys.readouterr().err
     assert err == "rnnpy plot: error: plot needs the optional package matplotlib: pip install 'rnnpy[plot]'\n"
     assert not (tmp_path / "c.png").exists()
+
+
+def test_an_output_in_a_missing_directory_is_named(runs, tmp_path, capsys):
+    assert main(["plot", str(runs[0]), "-o", str(tmp_path / "no" / "c.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"'{tmp_path / 'no' / 'c.png'}': cannot write: No such file or directory" in err and err.count("\n") == 1

@@ -32,7 +32,7 @@ def describe(path: str) -> dict[str, Any]:
         "file_bytes": os.path.getsize(path),
         "format": ck.version,
         "timestamp": ck.timestamp,
-        "written_by": f"rnnpy {meta.version}" if meta.version else OLD_PROGRAM,
+        "written_by": _writer(meta),
         "architecture": {f: getattr(c, f) for f in CONFIG_FIELDS},
         "parameters": {"total": c.num_parameters(), "active": c.active_parameters()},
         "optimizer": {"step": ck.optimizer_step, "moments": bool(np.any(ck.param_m) or np.any(ck.param_v))},
@@ -51,6 +51,13 @@ def describe(path: str) -> dict[str, Any]:
         "options": dict(meta.options),
         "rl": None if meta.rl is None else meta.rl.to_dict(),
     }
+
+
+def _writer(meta: RunMetadata) -> str:
+    """rnnpy (with the version that trained the model, when it did) or the old program (no `rnnpy` key)."""
+    if meta.version:
+        return f"rnnpy {meta.version}"
+    return "rnnpy" if meta.schema >= 1 else OLD_PROGRAM
 
 
 def _vocabulary(vocab: Vocab | None) -> dict[str, Any] | None:

@@ -55,7 +55,10 @@ def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> None:
     so a reader never sees half a file and a crash leaves the old one. Text
     is written as UTF-8 with ``\n`` line ends; bytes as they are."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as e:  # named by the file asked for, not the temporary one
+        raise OSError(e.errno, f"'{path}': cannot write: {e.strerror}") from None
     try:
         os.chmod(tmp, _new_file_mode())  # mkstemp's 0600 would make shared exports unreadable to others
         with os.fdopen(fd, "wb") as f:
