@@ -89,12 +89,6 @@ class Model:
         top_p: float = 1.0,
     ) -> list[int]: ...
 
-class Sampler:
-    def __init__(self, seed: int = 0) -> None: ...
-    def sample(
-        self, logits: npt.NDArray[np.float32], temperature: float, top_k: int = 0, top_p: float = 1.0
-    ) -> int: ...
-
 class TokenStream:
     """Generation one chunk at a time: the prompt is fed once; each `next(n)`
     samples n more tokens with the GIL released (chunk sizes do not change them)."""

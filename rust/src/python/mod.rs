@@ -21,7 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::PyModelConfig>()?;
     m.add_class::<model::PyModel>()?;
     m.add_class::<model::PyRecurrentState>()?;
-    m.add_class::<model::PySampler>()?;
     m.add_class::<stream::PyTokenStream>()?;
     m.add_class::<trainer::PyTrainer>()?;
     m.add_class::<checkpoint::PyCheckpointRecord>()?;

@@ -1,6 +1,6 @@
-//! `ModelConfig`, `Model`, recurrent state and sampler bindings.
+//! `ModelConfig`, `Model` and recurrent state bindings (streaming generation: `stream.rs`).
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rand::SeedableRng;
@@ -293,31 +293,5 @@ impl PyRecurrentState {
             .iter()
             .map(|ts| ts.iter().map(|t: &Tensor| tensor_to_numpy(py, t, &[t.rows, t.cols])).collect())
             .collect()
-    }
-}
-
-/// A seeded sampler: `softmax(logits / temperature)` over the top-k / top-p
-/// tokens, temperature 0 = argmax.
-#[pyclass(name = "Sampler", module = "rnnpy._core")]
-pub struct PySampler {
-    rng: ChaCha8Rng,
-}
-
-#[pymethods]
-impl PySampler {
-    #[new]
-    #[pyo3(signature = (seed=0))]
-    fn new(seed: u64) -> Self {
-        PySampler { rng: ChaCha8Rng::seed_from_u64(seed) }
-    }
-    #[pyo3(signature = (logits, temperature, top_k=0, top_p=1.0))]
-    fn sample(&mut self, logits: PyReadonlyArray1<f32>, temperature: f32, top_k: usize, top_p: f32) -> PyResult<u32> {
-        let l = copied(&logits);
-        if l.is_empty() {
-            return Err(input("empty logits"));
-        }
-        let how = Sampling { temperature, top_k, top_p };
-        how.check()?;
-        Ok(generate::sample(&l, &how, &mut self.rng))
     }
 }
