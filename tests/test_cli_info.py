@@ -1,5 +1,5 @@
-"""`python -m rnnpy info CHECKPOINT [--json]`: rnnpy's checkpoints, every
-metadata shape earlier versions wrote, and the old program's files."""
+"""`python -m rnnpy info CHECKPOINT|EXPORT_DIR [--json]`: rnnpy's checkpoints, every
+metadata shape earlier versions wrote, the old program's files, and export directories."""
 
 from __future__ import annotations
 
@@ -105,8 +105,8 @@ def test_an_old_checkpoint_saved_again_by_rnnpy(tmp_path, capsys):
     "args,message",
     [
         (["missing.bin"], "rnnpy info: error: checkpoint 'missing.bin'"),
-        (["a.bin", "b.bin"], "rnnpy info: error: info takes one checkpoint, got 2"),
-        ([], "rnnpy info: error: info takes one checkpoint, got 0"),
+        (["a.bin", "b.bin"], "rnnpy info: error: info takes one checkpoint file or export directory, got 2"),
+        ([], "rnnpy info: error: info takes one checkpoint file or export directory, got 0"),
         ([str(GOLDEN / "g1" / "train.txt")], "rnnpy info: error: checkpoint '"),
     ],
 )
@@ -115,3 +115,37 @@ def test_errors_are_one_line(args, message, capsys, tmp_path, monkeypatch):
     assert main(["info", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1, err
+
+
+def test_an_export_directory_describes_the_checkpoint_it_was_made_from(trained, tmp_path, capsys):
+    pytest.importorskip("safetensors", reason="export needs safetensors (rnnpy[export])")
+    assert main(["export", str(trained / "m.bin"), "-o", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    original = json.loads(info(capsys, trained / "m.bin", "--json"))
+    d = json.loads(info(capsys, tmp_path / "out", "--json"))
+    names = ["model.safetensors", "config.json", "tokenizer.json"]
+    assert d["export_files"] == [str(tmp_path / "out" / n) for n in names] and original["export_files"] is None
+    assert d["file_bytes"] == sum((tmp_path / "out" / n).stat().st_size for n in names)
+    assert d["optimizer"] == {"step": 0, "moments": False}  # AdamW's state is not exported
+    for key in ("format", "timestamp", "written_by", "architecture", "parameters", "training", "vocabulary",
+                "start", "seed", "options"):  # fmt: skip
+        assert d[key] == original[key], key
+    text = info(capsys, tmp_path / "out")
+    assert text.startswith(f"{tmp_path / 'out'} (export directory, ")
+    assert "optimizer     not in an export" in text
+    assert "files         model.safetensors, config.json, tokenizer.json" in text
+
+
+def test_an_export_of_an_old_checkpoint_shows_the_vocabulary_it_was_given(tmp_path, capsys):
+    pytest.importorskip("safetensors", reason="export needs safetensors (rnnpy[export])")
+    case = GOLDEN / "g1"
+    if not case.is_dir():
+        pytest.skip("needs ../shared/golden")
+    argv = ["export", str(case / "checkpoint.bin"), "-o", str(tmp_path), f"--trainingFile={case / 'train.txt'}"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    d = json.loads(info(capsys, tmp_path, "--json"))
+    chars = "".join(sorted(set((case / "train.txt").read_text())))
+    assert d["written_by"] == "the old rnn-rust program"
+    assert d["vocabulary"] == {"type": "char", "size": 20, "chars": chars}
+    assert d["start"] == "h" and d["training"]["epoch"] == 500

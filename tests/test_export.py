@@ -198,3 +198,37 @@ def test_exported_files_get_the_mode_of_any_new_file(tmp_path):
     os.umask(mask)
     for f in out.iterdir():
         assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f.name
+
+
+@pytest.mark.parametrize("case", golden_cases(), ids=lambda p: p.name)
+def test_generate_reads_an_export_directory_alone(case, tmp_path, capsys):
+    """The export of an old program's checkpoint carries the vocabulary it was given: no training text needed."""
+    assert main(["export", str(case / "checkpoint.bin"), "-o", str(tmp_path), *vocab_args(case)]) == 0
+    capsys.readouterr()
+    sampling = ["--genLength=30", "--temperature=0.9", "--sampleTopK=5", "--seed=3", "--quiet", "--prompt=he"]
+    assert main(["generate", f"--loadCheckpoint={case / 'checkpoint.bin'}", *vocab_args(case), *sampling]) == 0
+    from_file = capsys.readouterr().out
+    assert main(["generate", f"--loadCheckpoint={tmp_path}", *sampling]) == 0
+    assert capsys.readouterr().out == from_file
+
+
+def test_generate_without_a_prompt_starts_where_the_checkpoint_does(tmp_path, capsys):
+    argv = ["train", f"--trainingText={TEXT}", "--epochs=2", "--hiddenSize=16", "--seed=2",
+            f"--savePath={tmp_path / 'm.bin'}", "--genLength=0", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    assert main(["export", str(tmp_path / "m.bin"), "-o", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    outs = []
+    for source in (tmp_path / "m.bin", tmp_path / "out"):
+        assert main(["generate", f"--loadCheckpoint={source}", "--genLength=25", "--seed=4", "--quiet"]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] and outs[0].startswith("t")
+
+
+@pytest.mark.parametrize("command", [["train", f"--trainingText={TEXT}", "--epochs=1"], ["rl", "--rlTask=copy"]])
+def test_commands_that_need_a_checkpoint_file_say_how_to_import_an_export(command, tmp_path, capsys):
+    out = _export(tmp_path)
+    assert main([*command, f"--loadCheckpoint={out}", f"--savePath={tmp_path / 'n.bin'}"]) == 2
+    err = capsys.readouterr().err
+    assert f"checkpoint '{out}' is a directory, not a checkpoint file" in err and f"rnnpy import {out} -o" in err
+    assert err.count("\n") == 1 and not (tmp_path / "n.bin").exists()

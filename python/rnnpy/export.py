@@ -18,6 +18,7 @@ needs (``pip install 'rnnpy[export]'``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from rnnpy import __version__
-from rnnpy.checkpoint import Checkpoint
+from rnnpy.checkpoint import Checkpoint, load_checkpoint
 from rnnpy.errors import ConfigError, ExportError, MetadataError, require
-from rnnpy.metadata import vocab_from_dict, vocab_to_dict
+from rnnpy.metadata import RunMetadata, vocab_from_dict, vocab_to_dict
 from rnnpy.model import CONFIG_FIELDS, Model, ModelConfig
 from rnnpy.tokenizer.io import timestamp, write_atomic
 from rnnpy.vocab import Vocab
@@ -130,6 +131,26 @@ def read(directory: str | os.PathLike[str]) -> Exported:
     )
     start = ours.get("start")
     return Exported(ck, vocab, start if isinstance(start, str) and start else None)
+
+
+def open_model(path: str | os.PathLike[str]) -> tuple[Checkpoint, RunMetadata]:
+    """A checkpoint file or an export directory: the checkpoint and its run
+    metadata, with the vocabulary and default prompt an export adds to an old
+    program's checkpoint (its metadata has none)."""
+    if not os.path.isdir(path):
+        ck = load_checkpoint(path)
+        return ck, RunMetadata.of(ck)
+    exported = read(path)
+    meta = RunMetadata.of(exported.checkpoint)
+    return exported.checkpoint, dataclasses.replace(
+        meta, vocab=meta.vocab or exported.vocab, start=meta.start or exported.start
+    )
+
+
+def files(directory: str | os.PathLike[str]) -> list[Path]:
+    """The files of an export directory, in the order `write` writes them."""
+    d = Path(directory)
+    return [d / f for f in (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE) if (d / f).is_file()]
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from rnnpy import __version__
-from rnnpy.checkpoint import load_checkpoint, save_checkpoint
+from rnnpy.checkpoint import save_checkpoint
 from rnnpy.errors import InputError, TextTooShortError, VocabularyError
 from rnnpy.metadata import RunMetadata
 from rnnpy.model import Model, ModelConfig
@@ -173,13 +173,11 @@ def load(
     vocabulary of another size than the model's, or one that differs from the
     vocabulary stored in the checkpoint, is a VocabularyError.
     """
-    from rnnpy import export
+    from rnnpy.export import open_model
 
-    exported = export.read(path) if os.path.isdir(path) else None
-    ck = load_checkpoint(path) if exported is None else exported.checkpoint
-    meta = RunMetadata.of(ck)
-    stored = meta.vocab or (exported.vocab if exported else None)
-    start = meta.start or (exported.start if exported else None) or (text[:1] if text else None)
+    ck, meta = open_model(path)
+    stored = meta.vocab
+    start = meta.start or (text[:1] if text else None)
     given = _given_vocab(text, tokenizer)
     if stored is not None and given is not None and given != stored:
         raise VocabularyError(f"'{os.fspath(path)}' stores its own vocabulary, and the one given is different")

@@ -183,12 +183,12 @@ COMMANDS: dict[str, Command] = {
         Command(
             "info",
             "describe a checkpoint: format, architecture, parameters, optimizer, training, vocabulary, options",
-            "python -m rnnpy info CHECKPOINT [--json]",
+            "python -m rnnpy info CHECKPOINT|EXPORT_DIR [--json]",
             "rnnpy.cli.info:run",
             InfoArgs,
             positional="paths",
             nargs=(1, 1),
-            positional_help="one checkpoint",
+            positional_help="one checkpoint file or export directory",
         ),
         Command(
             "plot",
@@ -208,7 +208,7 @@ COMMANDS: dict[str, Command] = {
             ExportArgs,
             positional="paths",
             nargs=(1, 1),
-            positional_help="one checkpoint",
+            positional_help="one checkpoint file or export directory",
             required=("output",),
         ),
         Command(

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import secrets
 
-from rnnpy.checkpoint import load_checkpoint
 from rnnpy.cli.commands import TrainArgs
 from rnnpy.cli.console import RULE, Reporter
 from rnnpy.cli.data import checkpoint_vocab
 from rnnpy.cli.options import GenerationOptions, RunOptions
 from rnnpy.errors import UsageError
+from rnnpy.export import open_model
 from rnnpy.lm import LanguageModel
 from rnnpy.metadata import RunMetadata
 from rnnpy.model import Model
@@ -72,8 +72,7 @@ def resolve_seed(run: RunOptions) -> int:
 def run(args: TrainArgs) -> int:
     out = Reporter(args.run.quiet)
     path = args.checkpoint.load_checkpoint
-    ck = load_checkpoint(path)
-    meta = RunMetadata.of(ck)
+    ck, meta = open_model(path)  # a checkpoint file or an export directory
     vocab, text = checkpoint_vocab(meta, ck.config.vocab_size, args.data, args.bpe, args.given, path)
     prompt = args.generation.prompt or start_text(meta, text)
     sample(ck.model, vocab, prompt, args.generation, resolve_seed(args.run), out)

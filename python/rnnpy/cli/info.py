@@ -1,4 +1,4 @@
-"""``python -m rnnpy info CHECKPOINT [--json]``: what a checkpoint holds, for
+"""``python -m rnnpy info CHECKPOINT|EXPORT_DIR [--json]``: what a checkpoint holds, for
 rnnpy's files and the old program's alike. ``describe`` is the record;
 the text is a rendering of it, ``--json`` the record itself."""
 
@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from rnnpy.checkpoint import load_checkpoint
+from rnnpy import export
 from rnnpy.cli.commands import InfoArgs
 from rnnpy.cli.console import Reporter
 from rnnpy.cli.options import options_for
+from rnnpy.export import open_model
 from rnnpy.metadata import RunMetadata
 from rnnpy.model import CONFIG_FIELDS
 from rnnpy.vocab import CharVocab, Vocab
@@ -23,13 +24,15 @@ OLD_PROGRAM = "the old rnn-rust program"
 
 
 def describe(path: str) -> dict[str, Any]:
-    """Everything `info` shows, as JSON-ready values."""
-    ck = load_checkpoint(path)
-    meta = RunMetadata.of(ck)
+    """Everything `info` shows, as JSON-ready values; `path` is a checkpoint
+    file or an export directory (`export_files` then lists its files)."""
+    ck, meta = open_model(path)
     c = ck.config
+    exported = [str(f) for f in export.files(path)] if os.path.isdir(path) else None
     return {
         "path": path,
-        "file_bytes": os.path.getsize(path),
+        "file_bytes": sum(map(os.path.getsize, exported)) if exported else os.path.getsize(path),
+        "export_files": exported,
         "format": ck.version,
         "timestamp": ck.timestamp,
         "written_by": _writer(meta),
@@ -81,7 +84,7 @@ def lines(d: dict[str, Any]) -> list[str]:
             + f", RWKV {'on' if a['use_rwkv'] else 'off'}, vocabulary {a['vocab_size']}",
         ),
         ("parameters", f"{p['total']:,} total, {p['active']:,} active per token ({p['active'] / p['total']:.1%})"),
-        ("optimizer", f"AdamW step {o['step']:,}, " + ("moments stored" if o["moments"] else "no moments (zeros)")),
+        ("optimizer", _optimizer_line(o, d["export_files"] is not None)),
         ("training", _training(t)),
         ("vocabulary", _vocabulary_line(d["vocabulary"], d["written_by"])),
     ]
@@ -98,9 +101,18 @@ def lines(d: dict[str, Any]) -> list[str]:
                 f"mean reward {b['mean_reward']:.3f} -> {e['mean_reward']:.3f}",
             )
         )
+    if d["export_files"]:
+        rows.append(("files", ", ".join(os.path.basename(f) for f in d["export_files"])))
     width = max(len(k) for k, _ in rows) + 2
-    head = f"{d['path']} ({d['file_bytes'] / 1_048_576:.2f} MB, {d['file_bytes']:,} bytes)"
+    what = "export directory, " if d["export_files"] else ""
+    head = f"{d['path']} ({what}{d['file_bytes'] / 1_048_576:.2f} MB, {d['file_bytes']:,} bytes)"
     return [head] + [f"  {k:<{width}}{v}" for k, v in rows]
+
+
+def _optimizer_line(o: dict[str, Any], exported: bool) -> str:
+    if exported:
+        return "not in an export (an import starts a fresh AdamW)"
+    return f"AdamW step {o['step']:,}, " + ("moments stored" if o["moments"] else "no moments (zeros)")
 
 
 def _training(t: dict[str, Any]) -> str:

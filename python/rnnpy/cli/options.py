@@ -287,7 +287,7 @@ class CheckpointOptions:
     load_checkpoint: str = option(
         "loadCheckpoint",
         "",
-        "resume training from / generate with / fine-tune this checkpoint",
+        "resume training from / generate with / fine-tune this checkpoint (generate: or an export directory)",
         commands=RL,
         metavar="PATH",
     )
