@@ -88,7 +88,7 @@ def test_val_fraction_holds_out_the_end_and_scores_it_exactly(here, capsys):
     rows = [json.loads(ln) for ln in (here / "m.jsonl").read_text().splitlines()]
     evals = [r for r in rows if "val_loss" in r]
     assert len(evals) == 4 and evals[-1]["val_loss"] == meta.val.score.loss
-    assert set(evals[0]) == {"step", "epoch", "train_loss", "val_loss", "val_bits_per_char", "elapsed"}
+    assert set(evals[0]) == {"step", "epoch", "train_loss", "val_loss", "val_bits_per_char", "tokens", "elapsed"}
 
 
 def test_save_best_keeps_the_lowest_validation_model(here, capsys):
