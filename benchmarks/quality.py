@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 sys.path.insert(0, str(ROOT / "python"))  # rnnpy from the checkout when it is not installed
+
+from report import replace_marked  # noqa: E402
 
 import rnnpy  # noqa: E402
 
@@ -51,28 +52,34 @@ RECIPE = [
     "--batchSize=32",
     "--seqLength=128",
     "--lrSchedule=cosine",
-    "--learningRate=0.003",
-    "--minLearningRate=0.0003",
+    "--learningRate=0.006",
+    "--minLearningRate=0.0006",
     "--warmupSteps=50",
     "--evalEvery=0",
     "--seed=1",
     "--savePath=shakespeare.bin",
 ]
 TARGET = 1.45  # nats/char, in 5 minutes at 2 threads
+#: The README's sample: `python -m rnnpy generate --loadCheckpoint=shakespeare.bin` + these.
+GENERATE = ["--prompt=ROMEO:", "--temperature=0.8", "--genLength=300", "--seed=1"]
+README = ROOT / "README.md"
+MARK_START, MARK_END = "<!-- quality:start -->", "<!-- quality:end -->"
 
 
-def recipe(seconds: float, seed: int) -> list[str]:
-    """The recipe's options with its time budget and seed replaced."""
+def recipe(seconds: float, seed: int, changes: dict[str, str] | None = None) -> list[str]:
+    """The recipe's options with its time budget, seed and any `changes`
+    ({option: value}; value "" drops the option, a new option is appended)
+    replaced. `quality_candidates.py` gives --maxTime "" and a --maxSteps."""
+    changes = {"seed": str(seed), "trainingFile": str(DATA), **(changes or {})}
+    if seconds != 300:
+        changes.setdefault("maxTime", f"{seconds:g}s")
     out = []
     for a in RECIPE:
-        if a.startswith("--maxTime="):
-            a = f"--maxTime={seconds:g}s" if seconds != 300 else a
-        elif a.startswith("--seed="):
-            a = f"--seed={seed}"
-        elif a.startswith("--trainingFile="):
-            a = f"--trainingFile={DATA}"
-        out.append(a)
-    return out
+        name = a[2:].split("=", 1)[0]
+        value = changes.pop(name, None)
+        if value != "":
+            out.append(a if value is None else f"--{name}={value}")
+    return out + [f"--{n}={v}" for n, v in changes.items() if v != ""]
 
 
 def held_out_nats(path: Path, text: str, streams: int = 32, window: int = 256) -> tuple[float, int]:
@@ -96,25 +103,31 @@ def held_out_nats(path: Path, text: str, streams: int = 32, window: int = 256) -
     return total / p, p
 
 
-def run_rnnpy(seconds: float, threads: int, seed: int, workdir: Path) -> dict[str, Any]:
-    args = recipe(seconds, seed)
+def run_rnnpy(
+    seconds: float, threads: int, seed: int, workdir: Path, changes: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Trains `recipe(seconds, seed, changes)` from the CLI in `workdir`; scores the saved model independently."""
+    args = recipe(seconds, seed, changes)
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT / "python"))
     t0 = time.perf_counter()
     p = subprocess.run(
-        [sys.executable, "-m", "rnnpy", "train", *args, "--metricsFile=m.jsonl", "--genLength=300"],
+        [sys.executable, "-m", "rnnpy", "train", *args, "--metricsFile=m.jsonl", "--genLength=0"],
         cwd=workdir, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if p.returncode != 0:
         raise SystemExit(f"the recipe failed:\n{p.stderr[-2000:]}")
     wall = time.perf_counter() - t0
-    save = workdir / next(a.split("=", 1)[1] for a in args if a.startswith("--savePath="))
+    save = workdir / _option(args, "savePath")
+    g = subprocess.run(
+        [sys.executable, "-m", "rnnpy", "generate", f"--loadCheckpoint={save.name}", *GENERATE, "--quiet"],
+        cwd=workdir, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
     ck = rnnpy.load_checkpoint(save)
     meta = rnnpy.RunMetadata.of(ck)
     assert meta.position is not None and meta.val is not None
     nats, positions = held_out_nats(save, DATA.read_text(encoding="utf-8"))
     steps = ck.optimizer_step
     batch, seq = (int(_option(args, n)) for n in ("batchSize", "seqLength"))
-    sample = re.search(r"-{70}\n(.*?)\n-{70}", p.stdout, re.S)
     return {
         "engine": "rnnpy",
         "command": "python -m rnnpy train " + " ".join(args),
@@ -129,7 +142,7 @@ def run_rnnpy(seconds: float, threads: int, seed: int, workdir: Path) -> dict[st
         "val_bits_per_char": nats / math.log(2),
         "run_says": meta.val.score.loss,  # the run's own final evaluation: must agree
         "positions": positions,
-        "sample": sample.group(1) if sample else "",
+        "sample": g.stdout.strip(),
     }
 
 
@@ -162,6 +175,35 @@ def table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def report(runs: list[dict[str, Any]], load: list[float], smoke: bool) -> str:
+    """The results as README.md shows them: table, verdicts, the command and load, the sample."""
+    ours = [r["val_nats_per_char"] for r in runs if r["engine"] == "rnnpy"]
+    gru = next((r for r in runs if r["engine"] == "torch"), None)
+    lines = [table(runs), ""]
+    if not smoke:
+        lines.append(f"rnnpy: mean {np.mean(ours):.4f} nats/char over {len(ours)} seed(s); target ≤ {TARGET}: "
+                     + ("✅" if max(ours) <= TARGET else "❌"))  # fmt: skip
+        if gru is not None:
+            ahead = gru["val_nats_per_char"] - max(ours)
+            lines.append(f"ahead of nn.GRU by {ahead:.4f} nats/char: " + ("✅" if ahead > 0 else "❌"))
+        lines.append("")
+    shown = [x for x in sys.argv[1:] if x != "--update-readme" and not x.startswith("--json")]
+    command = " ".join(["python benchmarks/quality.py", *shown])
+    lines += [
+        f"Measured {time.strftime('%Y-%m-%d')} by `{command}`; load average (1 min) {load[0]:.2f} at the start,"
+        f" {load[1]:.2f} at the end.",
+        "",
+        f"Sample from the seed-{runs[0]['seed']} model, "
+        f"`python -m rnnpy generate --loadCheckpoint=shakespeare.bin {' '.join(GENERATE)}`:",
+        "",
+        "```text",
+        runs[0]["sample"],
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="validation nats/char after a fixed training time (issue 11)")
     ap.add_argument("--smoke", action="store_true", help="CI: 5 s of training each, pipeline checks only")
@@ -170,7 +212,10 @@ def main() -> int:
     ap.add_argument("--seeds", default="1", help="comma-separated seeds of the rnnpy recipe")
     ap.add_argument("--no-torch", action="store_true", help="skip the nn.GRU baseline")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--update-readme", action="store_true", help="write the results into README.md's recipe section")
     a = ap.parse_args()
+    if a.update_readme and a.smoke:
+        raise SystemExit("--update-readme wants the real measurement, not --smoke")
     seconds = 5.0 if a.smoke else a.seconds
     seeds = [int(s) for s in a.seeds.split(",")]
     load = [os.getloadavg()[0]]
@@ -183,21 +228,15 @@ def main() -> int:
     if gru is not None:
         runs.append(gru)
     load.append(os.getloadavg()[0])
-    print(table(runs))
-    print(f"\nLoad average (1 min): {load[0]:.2f} at the start, {load[1]:.2f} at the end.")
-    ours = [r["val_nats_per_char"] for r in runs if r["engine"] == "rnnpy"]
     for r in runs:
         if r["engine"] == "rnnpy" and not math.isclose(r["run_says"], r["val_nats_per_char"], rel_tol=1e-5):
             raise SystemExit(f"the run's own validation {r['run_says']} differs from the independent score")
-    if not a.smoke:
-        print(f"rnnpy: mean {np.mean(ours):.4f} nats/char over {len(ours)} seed(s); target ≤ {TARGET}: "
-              + ("✅" if max(ours) <= TARGET else "❌"))  # fmt: skip
-        if gru is not None:
-            ahead = gru["val_nats_per_char"] - max(ours)
-            print(f"ahead of nn.GRU by {ahead:.4f} nats/char: " + ("✅" if ahead > 0 else "❌"))
-    print(f"\nSample (seed {seeds[0]}):\n{runs[0]['sample']}")
+    md = report(runs, load, smoke=a.smoke)
+    print(md)
     if a.json:
         a.json.write_text(json.dumps({"smoke": a.smoke, "load": load, "target": TARGET, "runs": runs}, indent=1))
+    if a.update_readme:
+        replace_marked(README, MARK_START, MARK_END, md)
     return 0
 
 

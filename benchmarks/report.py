@@ -3,7 +3,16 @@ for benchmarks/README.md. Ratio cells say whether the issue 10 target is met."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from configs import OLD_TOKENS_PER_S, TARGET_GEN_VS_TORCH, TARGET_PEAK_FRACTION, TARGET_VS_OLD, TARGET_VS_TORCH
+
+
+def replace_marked(path: Path, start: str, end: str, md: str) -> None:
+    """Rewrites what lies between the markers `start` and `end` in `path` with `md`."""
+    text = path.read_text()
+    a, b = text.index(start) + len(start), text.index(end)
+    path.write_text(text[:a] + "\n" + md + text[b:])
 
 
 def _num(x: float | None, digits: int = 0) -> str:

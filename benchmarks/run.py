@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from configs import FULL, SMOKE, forward_flops_per_token, train_flops_per_token
-from report import markdown, print_rich
+from report import markdown, print_rich, replace_marked
 
 README = HERE / "README.md"
 MARK_START, MARK_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -219,12 +219,6 @@ def sweep(args: argparse.Namespace) -> dict:
     return res
 
 
-def update_readme(md: str) -> None:
-    text = README.read_text()
-    start, end = text.index(MARK_START) + len(MARK_START), text.index(MARK_END)
-    README.write_text(text[:start] + "\n" + md + text[end:])
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="tiny configs and step counts (CI; seconds)")
@@ -247,7 +241,7 @@ def main() -> int:
     if args.markdown:
         print(md)
     if args.update_readme:
-        update_readme(md)
+        replace_marked(README, MARK_START, MARK_END, md)
     check_ok = res.get("check", {}).get("ok", True)
     return 0 if not res["errors"] and check_ok else 1
 

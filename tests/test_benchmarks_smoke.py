@@ -76,8 +76,11 @@ def test_the_readme_gives_the_benchmarks_recipe_on_one_line() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import quality
 
-    line = "python -m rnnpy train " + " ".join(quality.RECIPE)
-    assert line in (ROOT / "README.md").read_text().splitlines()
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert "python -m rnnpy train " + " ".join(quality.RECIPE) in lines
+    # ... and the sample's command, which quality.py runs on the saved model for the README's sample
+    assert "python -m rnnpy generate --loadCheckpoint=shakespeare.bin " + " ".join(quality.GENERATE) in lines
+    assert lines.count(quality.MARK_START) == lines.count(quality.MARK_END) == 1
 
 
 def test_distributed_benchmark_smoke(tmp_path: Path) -> None:

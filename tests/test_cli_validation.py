@@ -5,6 +5,7 @@ training exactly as before (in process, through the CLI's entry point)."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import rnnpy
 from rnnpy.cli import main
 from rnnpy.evaluation import score
+from rnnpy.tokenizer import BPETokenizer
 
 TEXT = "".join(f"line {i}: the cat sat on the mat, the dog sat on the log.\n" for i in range(40))  # 2,370 chars
 
@@ -86,7 +88,7 @@ def test_val_fraction_holds_out_the_end_and_scores_it_exactly(here, capsys):
     rows = [json.loads(ln) for ln in (here / "m.jsonl").read_text().splitlines()]
     evals = [r for r in rows if "val_loss" in r]
     assert len(evals) == 4 and evals[-1]["val_loss"] == meta.val.score.loss
-    assert set(evals[0]) == {"step", "epoch", "train_loss", "val_loss", "val_bits_per_char", "elapsed"}
+    assert set(evals[0]) == {"step", "epoch", "train_loss", "val_loss", "val_bits_per_char", "tokens", "elapsed"}
 
 
 def test_save_best_keeps_the_lowest_validation_model(here, capsys):
@@ -174,3 +176,22 @@ def test_a_validation_text_the_checkpoint_cannot_encode_is_an_error(here, capsys
     err = train(capsys, "--loadCheckpoint=checkpoint.bin", "--epochs=2", "--valFile=v.txt", status=2)
     assert "v.txt has 40 characters outside the model's vocabulary" in err
     assert rnnpy.load_checkpoint(here / "checkpoint.bin").metadata["epoch"] == 1  # the file is untouched
+
+
+def test_with_bpe_the_tokenizer_learns_from_the_training_part_and_bits_count_characters(here, capsys):
+    text = TEXT + "xyzzy, said the wizard. " * 12  # the held-out tenth has pairs the rest lacks
+    (here / "text.txt").write_text(text)
+    cut = int(len(text) * 0.9)
+    out = train(capsys, "--epochs=1", "--useBPE", "--bpeVocabSize=300", "--valFraction=0.1", "--seqLength=8")
+    learned = BPETokenizer.load(here / "tokenizer.json")
+    assert learned.merges == BPETokenizer.train(text[:cut], vocab_size=300, min_frequency=2).merges
+    assert learned.merges != BPETokenizer.train(text, vocab_size=300, min_frequency=2).merges  # so the test tells
+    ck = rnnpy.load_checkpoint(here / "checkpoint.bin")
+    val = rnnpy.RunMetadata.of(ck).val
+    assert val is not None
+    ids = learned.encode(text[cut:])
+    want = score(ck.model, ids)  # nats per token, computed here
+    chars = len(text) - cut - len(learned.decode(ids[:1]))  # every character after the first token's
+    assert val.score.loss == pytest.approx(want.loss, rel=1e-6) and val.score.tokens == len(ids) - 1 < chars
+    bits = want.loss * (len(ids) - 1) / chars / math.log(2)
+    assert f"{bits:.4f} bits/char" in out

@@ -80,11 +80,30 @@ class Model:
     ) -> float: ...
     def new_state(self, batch: int) -> RecurrentState: ...
     def step(self, state: RecurrentState, tokens: list[int]) -> npt.NDArray[np.float32]: ...
-    def generate(self, prompt: list[int], length: int, temperature: float = 0.8, seed: int = 0) -> list[int]: ...
+    def generate(
+        self,
+        prompt: list[int],
+        length: int,
+        temperature: float = 0.8,
+        seed: int = 0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+    ) -> list[int]: ...
 
-class Sampler:
-    def __init__(self, seed: int = 0) -> None: ...
-    def sample(self, logits: npt.NDArray[np.float32], temperature: float) -> int: ...
+class TokenStream:
+    """Generation one chunk at a time: the prompt is fed once; each `next(n)`
+    samples n more tokens with the GIL released (chunk sizes do not change them)."""
+
+    def __init__(
+        self,
+        model: Model,
+        prompt: list[int],
+        temperature: float = 0.8,
+        seed: int = 0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+    ) -> None: ...
+    def next(self, n: int) -> list[int]: ...
 
 class Trainer:
     def __init__(

@@ -46,6 +46,11 @@ class BatchSource(Protocol):
     @property
     def steps_per_epoch(self) -> int: ...
 
+    @property
+    def tokens_per_epoch(self) -> int:
+        """Target positions one epoch trains on."""
+        ...
+
     def describe(self) -> str:
         """One line for the run's header."""
         ...
@@ -88,6 +93,10 @@ class ShuffledWindows:
     def steps_per_epoch(self) -> int:
         return -(-len(self.inputs) // self.batch_size)
 
+    @property
+    def tokens_per_epoch(self) -> int:
+        return int(self.inputs.size)  # the last, partial batch included
+
     def describe(self) -> str:
         return f"{len(self.inputs)} windows of {self.seq_length}"
 
@@ -114,6 +123,10 @@ class RandomWindows:
     def steps_per_epoch(self) -> int:
         windows = (len(self.ids) - 1) // self.seq_length
         return -(-windows // self.batch_size)
+
+    @property
+    def tokens_per_epoch(self) -> int:
+        return self.steps_per_epoch * self.batch_size * self.seq_length
 
     def describe(self) -> str:
         return f"random windows of {self.seq_length}, {self.steps_per_epoch} batches an epoch"
@@ -149,6 +162,10 @@ class Streams:
     @property
     def steps_per_epoch(self) -> int:
         return self.stream_length // self.seq_length
+
+    @property
+    def tokens_per_epoch(self) -> int:
+        return self.steps_per_epoch * self.batch_size * self.seq_length
 
     def describe(self) -> str:
         return f"{self.batch_size} streams of {self.stream_length:,}, windows of {self.seq_length}, state carried"

@@ -8,7 +8,7 @@ The JSON keeps the old program's keys at the top (``epoch``, ``loss``,
     {"epoch": 500, "loss": 0.0012, "completed": true, "time": "45.3",
      "rl": {...},
      "rnnpy": {"schema": 1, "version": "0.1.0", "vocab": {...}, "start": "h",
-               "seed": 1, "rng": {...}, "options": {...},
+               "seed": 1, "rng": {...}, "options": {...}, "last_loss": 0.0015,
                "position": {...}, "stream": "base64...", "val": {...}}}
 
 ``position`` is where in its epoch the run was (``rnnpy.progress.Position``:
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 SCHEMA = 1
 
 _TOP = ("epoch", "loss", "completed", "time", "interrupted", "rl", "rnnpy")
-_OURS = ("schema", "version", "vocab", "start", "seed", "rng", "options", "position", "stream", "val")
+_OURS = ("schema", "version", "vocab", "start", "seed", "rng", "options", "last_loss", "position", "stream", "val")
 
 
 def _is_int(x: object) -> bool:
@@ -266,6 +266,7 @@ class RunMetadata:
     seed: int | None = None
     rng: RngState | None = None  # the shuffling generator after the last completed epoch
     options: Mapping[str, Any] = field(default_factory=dict)  # the command line, by option name
+    last_loss: float | None = None  # the last epoch's loss (`loss` is the best one once training completed)
     position: Position | None = None  # where in its epoch the run was (None: at the start of `epoch`)
     stream: npt.NDArray[np.float32] | None = field(default=None, compare=False)  # stateful batching's state
     val: ValRecord | None = None  # the last held-out score
@@ -288,7 +289,9 @@ class RunMetadata:
             d["rl"] = self.rl.to_dict()
         ours: dict[str, Any] = dict(self.rnnpy_extra)
         ours["schema"] = SCHEMA
-        for name, value in (("version", self.version), ("start", self.start), ("seed", self.seed)):
+        for name, value in (
+            ("version", self.version), ("start", self.start), ("seed", self.seed), ("last_loss", self.last_loss)
+        ):  # fmt: skip
             if value is not None:
                 ours[name] = value
         if self.vocab is not None:
@@ -329,6 +332,9 @@ class RunMetadata:
         if "vocab" not in ours and vocab is not None:
             del extra["vocab"]  # read into `vocab`; written back under "rnnpy"
         seed, start, options = ours.get("seed"), ours.get("start"), ours.get("options", {})
+        last_loss = ours.get("last_loss")
+        if last_loss is not None and not _is_number(last_loss):
+            raise MetadataError(f"rnnpy.last_loss {last_loss!r} is not a number")
         if seed is not None and (not _is_int(seed) or seed < 0):
             raise MetadataError(f"rnnpy.seed {seed!r} is not a seed")
         if start is not None and not (isinstance(start, str) and start):
@@ -351,6 +357,7 @@ class RunMetadata:
             seed=seed,
             rng=RngState.from_dict(ours["rng"]) if "rng" in ours else None,
             options=dict(options),
+            last_loss=None if last_loss is None else float(last_loss),
             position=position_from_dict(ours["position"], epoch) if "position" in ours else None,
             stream=stream_from_text(ours["stream"]) if "stream" in ours else None,
             val=ValRecord.from_dict(ours["val"]) if "val" in ours else None,

@@ -119,6 +119,10 @@ def fraction(v: float) -> str | None:
     return None if 0 <= v < 1 else "must be at least 0 and below 1"
 
 
+def unit_top(v: float) -> str | None:
+    return None if 0 < v <= 1 else "must be in (0, 1]"
+
+
 def one_of(*choices: str) -> Check:
     return lambda v: None if v in choices else f"expected {' or '.join(choices)}"
 
@@ -166,6 +170,21 @@ class Option:
         if problem:
             raise ValueError(problem)
         return value
+
+    def checked(self, value: Any) -> Any:
+        """A value given from Python (``rnnpy.train_text``'s keywords): of the
+        option's type (an int for a float is fine), then its check; TypeError
+        or ValueError says what is wrong."""
+        kind = type(self.default)
+        accepted = (int, float) if kind is float else kind
+        if isinstance(value, bool) is not (kind is bool) or not isinstance(value, accepted):
+            raise TypeError(f"expected {kind.__name__}, got {value!r}")
+        if kind is float and not math.isfinite(value):
+            raise ValueError("expected a finite number")
+        problem = self.check(value) if self.check else None
+        if problem:
+            raise ValueError(problem)
+        return float(value) if kind is float else value
 
     def shown_default(self, command: str) -> str:
         default = self.default_for(command)
@@ -218,6 +237,7 @@ TRAIN = frozenset({"train", "generate", "eval"})
 RL = TRAIN | {"rl"}
 TOKENIZER_TRAIN = frozenset({"tokenizer train"})
 TOKENIZER_USE = frozenset({"tokenizer encode", "tokenizer decode"})
+EXPORT = frozenset({"export"})
 
 # -- the groups ------------------------------------------------------------------
 
@@ -245,7 +265,7 @@ class ModelOptions:
 @dataclass(frozen=True)
 class DataOptions:
     TITLE: ClassVar[str] = "Training data"
-    COMMANDS: ClassVar[frozenset[str]] = RL
+    COMMANDS: ClassVar[frozenset[str]] = RL | EXPORT  # export: the vocabulary of an old program's checkpoint
 
     training_text: str = option(
         "trainingText", SAMPLE_TEXT, "text to train on", shown="(built-in sample)", metavar="TEXT", long_text=True
@@ -328,6 +348,12 @@ class GenerationOptions:
     prompt: str = option(
         "prompt", "", "text fed before sampling (default: first char of the training text)", metavar="TEXT"
     )
+    sample_top_k: int = option(
+        "sampleTopK", 0, "sample only from the K most likely tokens (0 = all; not the MoE --topK)", non_negative
+    )
+    sample_top_p: float = option(
+        "sampleTopP", 1.0, "sample from the fewest most likely tokens whose probability reaches P (1 = all)", unit_top
+    )
 
 
 @dataclass(frozen=True)
@@ -347,7 +373,7 @@ class CheckpointOptions:
     load_checkpoint: str = option(
         "loadCheckpoint",
         "",
-        "resume training from / generate with / fine-tune this checkpoint",
+        "resume training from / generate with / fine-tune this checkpoint (generate: or an export directory)",
         commands=RL,
         metavar="PATH",
     )
@@ -359,7 +385,7 @@ class BPEOptions:
     TITLE: ClassVar[str] = "BPE tokenizer"
     COMMANDS: ClassVar[frozenset[str]] = TRAIN
 
-    use_bpe: bool = option("useBPE", False, "train on BPE tokens instead of characters")
+    use_bpe: bool = option("useBPE", False, "train on BPE tokens instead of characters", commands=TRAIN | EXPORT)
     train_bpe: bool = option("trainBPE", False, "only train and save a tokenizer, then exit")
     vocab_size: int = option(
         "bpeVocabSize",
@@ -390,7 +416,7 @@ class BPEOptions:
         "bpeLoadPath",
         "",
         "the tokenizer.json to use (train: else one is trained on the text)",
-        commands=TRAIN | TOKENIZER_USE,
+        commands=TRAIN | TOKENIZER_USE | EXPORT,
         aliases=("tokenizer",),
         metavar="FILE",
     )
@@ -497,13 +523,23 @@ class TasksOptions:
 
 
 @dataclass(frozen=True)
-class TokenizerFiles:
-    TITLE: ClassVar[str] = "Tokenizer files"
+class FileOptions:
+    """Files a command reads or writes besides its positional ones."""
+
+    TITLE: ClassVar[str] = "Files"
     COMMANDS: ClassVar[frozenset[str]] = TOKENIZER_TRAIN | {"tokenizer encode"}
 
     input: str = option("input", "", "UTF-8 text file to read", metavar="FILE")
     text: str = option("text", "", "text given inline", metavar="TEXT", long_text=True)
-    output: str = option("output", "tokenizer.json", "where to save", commands=TOKENIZER_TRAIN, metavar="FILE")
+    output: str = option(
+        "output",
+        "tokenizer.json",
+        "the file to write; for export, the directory",
+        commands=TOKENIZER_TRAIN | EXPORT | {"import", "plot"},
+        defaults={"plot": "curves.png", "export": "", "import": ""},
+        short="o",
+        metavar="PATH",
+    )
     hf_output: str = option(
         "hfOutput", "", "also write a Hugging Face tokenizers JSON", commands=TOKENIZER_TRAIN, metavar="FILE"
     )
@@ -515,6 +551,24 @@ class EvalOptions:
     COMMANDS: ClassVar[frozenset[str]] = frozenset({"eval"})
 
     file: str = option("file", "", "UTF-8 text to score under the checkpoint", metavar="FILE")
+
+
+@dataclass(frozen=True)
+class InfoOptions:
+    TITLE: ClassVar[str] = "Output"
+    COMMANDS: ClassVar[frozenset[str]] = frozenset({"info"})
+
+    json: bool = option("json", False, "print the record as one JSON object")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    TITLE: ClassVar[str] = "Export"
+    COMMANDS: ClassVar[frozenset[str]] = EXPORT
+
+    format: str = option(
+        "format", "safetensors", "the export format", one_of("safetensors"), parse=str.lower, metavar="NAME"
+    )
 
 
 #: Every group, in the order help lists them.
@@ -531,7 +585,9 @@ GROUPS: tuple[type, ...] = (
     RunOptions,
     DistributedOptions,
     TasksOptions,
-    TokenizerFiles,
+    FileOptions,
+    InfoOptions,
+    ExportOptions,
 )
 
 

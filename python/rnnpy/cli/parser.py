@@ -100,6 +100,9 @@ def _did_you_mean(raw: str, table: dict[str, Option]) -> str:
 def _check_required(p: Parsed) -> None:
     spec = COMMANDS[p.command]
     table = _spellings(p.command)
+    least, most = spec.nargs
+    if len(p.positionals) < least or (most is not None and len(p.positionals) > most):
+        raise UsageError(f"{p.command} takes {spec.positional_help}, got {len(p.positionals)} (usage: {spec.usage})")
     for spelling in spec.required:
         opt = table[key(spelling)]
         if opt.name not in p.given:
@@ -178,7 +181,9 @@ def help_text(command: str) -> str:
     lines = [f"usage: {spec.usage}", "", spec.summary]
     if opts:
         lines += ["", "Options (any case; --hiddenSize=64, --hidden-size 64 or --hidden_size=64):"]
-    names = {o.name: ", ".join(f"--{n}" for n in (o.name, *o.aliases)) for o in opts}
+    names = {
+        o.name: ", ".join([f"--{n}" for n in (o.name, *o.aliases)] + [f"-{o.short}"] * bool(o.short)) for o in opts
+    }
     width = max((len(n) for n in names.values()), default=0) + 2
     group = None
     for o in opts:

@@ -14,6 +14,7 @@ trains exactly as it did.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from typing import Any
@@ -345,11 +346,11 @@ class Run:
             meta = self.metadata(
                 result.position, best, result.last_eval, completed=True, time=f"{result.elapsed:.1f}", rl=rl
             )
-            self.save(a.checkpoint.save_path, meta)
+            self.save(a.checkpoint.save_path, dataclasses.replace(meta, last_loss=result.last_loss))
         g = a.generation
         if g.gen_length > 0 and self.world.is_root:
             out.line("\nGenerating post-RL sample...\n" if a.rl.do_rl else "\nGenerating sample...\n")
-            sample(self.model, self.vocab, g.prompt or self.start, g.gen_length, g.temperature, self.seed, out)
+            sample(self.model, self.vocab, g.prompt or self.start, g, self.seed, out)
         return 0
 
 

@@ -101,6 +101,7 @@ class RunLog:
         if self.metrics is not None:
             tps = e.tokens / e.seconds if e.seconds > 0 else None
             row = {"epoch": e.epoch, "loss": e.loss, "grad_norm": e.grad_norm, "tokens_per_s": tps}
+            row |= {"tokens": self.tokens(e.epoch), "lr": r.trainer.learning_rate}
             self.write({**row, "elapsed": round(e.elapsed, 6)})
         every = a.checkpoint.save_every
         if every > 0 and e.epoch % every == 0:
@@ -114,9 +115,14 @@ class RunLog:
         if self.metrics is not None:
             s = e.score
             row = {"step": e.step, "epoch": round(e.epoch, 6), "train_loss": e.train_loss, "val_loss": s.loss}
+            row["tokens"] = self.tokens(e.epoch)
             self.write({**row, "val_bits_per_char": s.bits_per_char, "elapsed": round(e.elapsed, 6)})
         if e.improved and r.args.validation.save_best:
             r.save(best_path(r.args.checkpoint.save_path), r.metadata(e.position, e.train_loss, e), quiet=True)
+
+    def tokens(self, epochs: float) -> int:
+        """Tokens trained on since epoch 0 after `epochs` (`plot`'s x axis)."""
+        return round(epochs * self.run.batches.tokens_per_epoch)
 
     def write(self, row: dict[str, object]) -> None:
         assert self.metrics is not None
