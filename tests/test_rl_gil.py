@@ -14,7 +14,7 @@ import pytest
 
 import rnnpy
 
-VOCAB, SEQS, LEN = 20, 256, 24
+VOCAB, SEQS, LEN = 20, 1024, 48  # each call well over 50 ms on a fast, idle core
 
 
 def steps_taken_meanwhile(call: Callable[[], object]) -> tuple[int, float]:
@@ -54,7 +54,7 @@ def batch(m: rnnpy.Model) -> rnnpy.GRPOBatch:
 
 
 CALLS: dict[str, Callable[[rnnpy.Model], Callable[[], object]]] = {
-    "sample_groups": lambda m: lambda: m.sample_groups([[1, 2, 3, 4, 5]] * 128, 8, 20, [0], 1.0, 0),
+    "sample_groups": lambda m: lambda: m.sample_groups([[1, 2, 3, 4, 5]] * 512, 8, 40, [0], 1.0, 0),
     "token_log_probs": lambda m: lambda: m.token_log_probs(sequences()),
     "grpo_step": lambda m: (lambda b, t: lambda: t.grpo_step(b))(batch(m), rnnpy.Trainer(m, 1e-3)),
 }

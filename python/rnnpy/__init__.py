@@ -2,6 +2,12 @@
 by a Rust core.
 
     import rnnpy
+    lm = rnnpy.load("model.bin")                       # a checkpoint with its vocabulary: text in, text out
+    print(lm.generate("ROMEO:", length=200, temperature=0.8, top_k=20, top_p=0.95, seed=1))
+    lm = rnnpy.train_text(open("corpus.txt").read(), hidden_size=64, epochs=5, progress=True)
+
+The layers below it:
+
     cfg = rnnpy.ModelConfig(vocab_size=65, hidden_size=32)
     model = rnnpy.Model(cfg, seed=0)
     trainer = rnnpy.Trainer(model, learning_rate=1e-3)
@@ -17,8 +23,12 @@ from rnnpy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnpy.errors import (
     CheckpointError,
     ConfigError,
+    DistributedError,
+    ExportError,
     InputError,
     MetadataError,
+    MetricsError,
+    MissingDependencyError,
     RnnpyError,
     TaskError,
     TextTooShortError,
@@ -26,8 +36,10 @@ from rnnpy.errors import (
     UsageError,
     VocabularyError,
 )
+from rnnpy.lm import LanguageModel, load
 from rnnpy.metadata import RunMetadata
 from rnnpy.model import Completion, GRPOBatch, GRPOStats, Model, ModelConfig, RecurrentState
+from rnnpy.text_training import train_text
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import StepResult, Trainer
 from rnnpy.vocab import BPEVocab, CharVocab, Vocab
@@ -41,10 +53,15 @@ __all__ = [
     "CheckpointError",
     "Completion",
     "ConfigError",
+    "DistributedError",
+    "ExportError",
     "GRPOBatch",
     "GRPOStats",
     "InputError",
+    "LanguageModel",
     "MetadataError",
+    "MetricsError",
+    "MissingDependencyError",
     "Model",
     "ModelConfig",
     "RecurrentState",
@@ -58,6 +75,8 @@ __all__ = [
     "UsageError",
     "Vocab",
     "VocabularyError",
+    "load",
     "load_checkpoint",
     "save_checkpoint",
+    "train_text",
 ]

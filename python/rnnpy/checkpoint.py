@@ -69,6 +69,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     truncated, foreign or inconsistent.
     """
     p = os.fspath(path)
+    if os.path.isdir(p):  # most likely an export: say how to get a checkpoint from it
+        raise CheckpointError(
+            f"checkpoint '{p}' is a directory, not a checkpoint file "
+            f"(an export directory becomes one with: python -m rnnpy import {p} -o CHECKPOINT)"
+        )
     rec = _core.read_checkpoint(p)  # the core checks sizes and that the metadata is JSON
     text = rec.metadata
     return Checkpoint(

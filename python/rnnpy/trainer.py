@@ -105,8 +105,11 @@ class Trainer:
 
     def apply_gradient(self, grad: npt.ArrayLike) -> float:
         """Global-norm clip and one AdamW update from a flat gradient; returns
-        the norm before clipping. `gradient` then this is one `step`."""
-        return float(self._core.apply_gradient(self.model.core, np.ascontiguousarray(grad, np.float32)))
+        the norm before clipping. `gradient` then this is one `step`. A
+        contiguous, writable float32 array is used as it is (no copy) and is
+        left clipped; anything else is copied first."""
+        g = np.require(grad, np.float32, ["C", "W"])
+        return float(self._core.apply_gradient(self.model.core, g))
 
     def steps(self, inputs: object, targets: object) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """`N` updates on batches `[N, B, T]` in one call: per-step losses and norms."""

@@ -1,72 +1,65 @@
-"""The supervised training loop of spec/MODEL.md ("Training semantics"),
-reusable by the CLI and by RL's supervised warm-up.
+"""The supervised training loop, reusable by the CLI, the Python API and RL's
+supervised warm-up.
 
-It never prints: progress and epoch results go to callbacks. Work is handed
-to Rust in bounded chunks of batches (``Trainer.steps``, GIL released), so an
-interrupt is seen between chunks; an interrupted epoch is rolled back, and
-the result is always the state after the last completed epoch.
+``train`` runs batches from a source (``rnnpy.batching``) under a plan: a
+budget (epochs, steps, seconds), a learning-rate schedule, held-out
+evaluations and early stopping (``rnnpy.schedule``, ``rnnpy.evaluation``).
+Where the run is — epoch, batch within it, training seconds, the best
+validation loss, the carried stream state — is a ``Position`` that a
+checkpoint stores, so a run stopped anywhere resumes exactly.
+
+It never prints: results go to callbacks. Work is handed to Rust in bounded
+chunks (``Trainer.steps``, GIL released), so an interrupt is seen between
+chunks; an interrupted epoch is rolled back, and the result is the state
+after the last completed epoch. A budget, by contrast, stops the run after
+the step where it ran out, and the final evaluation still happens.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from rnnpy.batching import BatchSource, ShuffledWindows, make_windows
+from rnnpy.data_parallel import DataParallel
 from rnnpy.errors import TextTooShortError
+from rnnpy.evaluation import Score
+from rnnpy.loop import CHUNK_TOKENS, Loop, StopFlag
+from rnnpy.model import Model
+from rnnpy.progress import (
+    EpochResult,
+    EvalResult,
+    FitResult,
+    Position,
+    Tick,
+    state_from_values,
+    state_values,
+)
+from rnnpy.schedule import Budget, EvalEvery, Plan
 from rnnpy.trainer import Trainer
 
-CHUNK_TOKENS = 32_768  # about this many tokens per call into Rust
-
-
-def make_windows(ids: list[int] | np.ndarray, seq_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs ``t[:-1]`` and targets ``t[1:]`` cut into non-overlapping windows
-    of ``seq_length``; a partial last window is dropped. Returns ``[W, T]`` each."""
-    t = np.asarray(ids, dtype=np.int64)
-    n = (len(t) - 1) // seq_length if len(t) > 1 else 0
-    if n == 0:
-        raise TextTooShortError(
-            f"the text gives {max(len(t) - 1, 0)} training positions, fewer than one window of "
-            f"seqLength={seq_length}: use a longer text or a smaller --seqLength"
-        )
-    used = n * seq_length
-    return t[:used].reshape(n, seq_length), t[1 : used + 1].reshape(n, seq_length)
-
-
-@dataclass
-class EpochResult:
-    epoch: int  # 1-based: the number of completed epochs
-    loss: float  # mean batch loss
-    grad_norm: float  # mean pre-clip gradient norm
-    tokens: int  # target positions trained on this epoch
-    seconds: float  # this epoch's wall time
-    elapsed: float  # since the start of fit()
-
-
-@dataclass
-class FitResult:
-    epoch: int  # last completed epoch
-    best_loss: float | None  # None when no epoch ran
-    last_loss: float | None
-    interrupted: bool
-    elapsed: float
-
-
-class StopFlag:
-    """Set by SIGINT (first Ctrl-C) while ``catch_sigint`` is active; a second
-    Ctrl-C raises KeyboardInterrupt at once."""
-
-    def __init__(self) -> None:
-        self.is_set = False
-
-    def set(self) -> None:
-        self.is_set = True
+__all__ = [
+    "CHUNK_TOKENS",
+    "EpochResult",
+    "EvalEvery",
+    "EvalResult",
+    "FitResult",
+    "Plan",
+    "Position",
+    "StopFlag",
+    "TextTooShortError",
+    "Tick",
+    "catch_sigint",
+    "fit",
+    "make_windows",
+    "state_from_values",
+    "state_values",
+    "train",
+]
 
 
 @contextmanager
@@ -87,12 +80,6 @@ def catch_sigint(flag: StopFlag) -> Iterator[StopFlag]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Index arrays of the batches of one epoch; the last may be partial (kept,
-    as the old program did)."""
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
 def fit(
     trainer: Trainer,
     inputs: np.ndarray,
@@ -106,61 +93,42 @@ def fit(
     on_progress: Callable[[int, int], None] | None = None,
     stop: StopFlag | None = None,
 ) -> FitResult:
-    """Train epochs ``start_epoch+1 .. epochs`` on windows ``inputs``/``targets``
-    ``[W, T]``: each epoch shuffles the windows with ``rng`` and takes one
-    AdamW step per batch. ``on_progress(done_tokens, epoch_tokens)`` is called
-    after every chunk; ``stop`` is checked after every chunk."""
-    stop = stop or StopFlag()
-    w, t = inputs.shape
-    chunk = max(1, CHUNK_TOKENS // (batch_size * t))
-    t0 = time.perf_counter()
-    best: float | None = None
-    last: float | None = None
-    done_epoch = start_epoch
-    for epoch in range(start_epoch, epochs):
-        e0 = time.perf_counter()
-        rng_state = rng.bit_generator.state  # an interrupted epoch is undone, its shuffle included
-        batches = _batches(rng.permutation(w), batch_size)
-        full = [b for b in batches if len(b) == batch_size]
-        partial = [b for b in batches if len(b) != batch_size]
-        groups = [full[i : i + chunk] for i in range(0, len(full), chunk)] + [[b] for b in partial]
-        snapshot = _snapshot(trainer) if len(groups) > 1 else None
-        losses: list[float] = []
-        norms: list[float] = []
-        tokens = 0
-        for group in groups:
-            idx = np.stack(group)  # [N, B]
-            ls, ns = trainer.steps(inputs[idx], targets[idx])  # [N, B, T] each
-            losses.extend(np.asarray(ls, dtype=np.float64).tolist())
-            norms.extend(np.asarray(ns, dtype=np.float64).tolist())
-            tokens += idx.size * t
-            if on_progress is not None:
-                on_progress(tokens, w * t)
-            if stop.is_set and tokens < w * t:
-                _restore(trainer, snapshot)
-                rng.bit_generator.state = rng_state
-                return FitResult(done_epoch, best, last, True, time.perf_counter() - t0)
-        loss = float(np.mean(losses))
-        last = loss
-        best = loss if best is None else min(best, loss)
-        done_epoch = epoch + 1
-        now = time.perf_counter()
-        if on_epoch is not None:
-            on_epoch(EpochResult(done_epoch, loss, float(np.mean(norms)), tokens, now - e0, now - t0))
-        if stop.is_set:
-            return FitResult(done_epoch, best, last, True, now - t0)
-    return FitResult(done_epoch, best, last, False, time.perf_counter() - t0)
+    """The old program's training: epochs ``start_epoch+1 .. epochs`` of the
+    windows ``inputs``/``targets`` ``[W, T]``, shuffled with ``rng``, one AdamW
+    step per batch at the trainer's rate. ``on_progress(done_tokens,
+    epoch_tokens)`` is called after every chunk; ``stop`` is checked after every chunk."""
+
+    def tick(t: Tick) -> None:
+        if on_progress is not None:
+            on_progress(t.epoch_tokens_done, t.epoch_tokens)
+
+    source = ShuffledWindows(inputs, targets, batch_size)
+    plan = Plan(Budget(epochs))
+    return train(
+        trainer, source, plan, rng=rng, at=Position(epoch=start_epoch), on_epoch=on_epoch, on_tick=tick, stop=stop
+    )
 
 
-Snapshot = tuple[dict[str, npt.NDArray[np.float32]], tuple[int, npt.NDArray[np.float32], npt.NDArray[np.float32]]]
-
-
-def _snapshot(trainer: Trainer) -> Snapshot:
-    return trainer.model.parameters(), trainer.state()
-
-
-def _restore(trainer: Trainer, snapshot: Snapshot | None) -> None:
-    if snapshot is not None:
-        params, (step, m, v) = snapshot
-        trainer.model.set_parameters(params)
-        trainer.set_state(step, m, v)
+def train(
+    trainer: Trainer,
+    source: BatchSource,
+    plan: Plan,
+    *,
+    rng: np.random.Generator,
+    evaluate: Callable[[Model], Score] | None = None,
+    at: Position | None = None,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    on_eval: Callable[[EvalResult], None] | None = None,
+    on_tick: Callable[[Tick], None] | None = None,
+    stop: StopFlag | None = None,
+    parallel: DataParallel | None = None,
+) -> FitResult:
+    """Trains from position ``at`` (default: the start) until the plan's
+    budget is used, patience runs out or ``stop`` is set. ``rng`` must be at
+    the current epoch's start (``at.rng_state``); ``evaluate`` scores the
+    held-out text (``rnnpy.evaluation.score``) at the plan's evaluations and
+    at the end. ``at`` is advanced in place. With ``parallel``, this process
+    is one rank of a data-parallel run (``rnnpy.data_parallel``): every rank
+    calls ``train`` alike and takes its share of each batch."""
+    loop = Loop(trainer, source, plan, rng, evaluate, at or Position(), on_epoch, on_eval, on_tick, stop, parallel)
+    return loop.run()

@@ -19,6 +19,10 @@ from rnnpy.cli.commands import COMMANDS, GROUPS
 from rnnpy.errors import (
     CheckpointError,
     ConfigError,
+    DistributedError,
+    ExportError,
+    MetricsError,
+    MissingDependencyError,
     TaskError,
     TextTooShortError,
     TokenizerError,
@@ -27,7 +31,8 @@ from rnnpy.errors import (
 )
 
 #: What the user can cause: a bad command line, model configuration, file,
-#: text or task — and OSError, for the files and streams the user named.
+#: text or task, a distributed set-up, an optional package not installed — and
+#: OSError, for the files and streams the user named.
 #: rnnpy.InputError is not here: the CLI builds every array itself, so one
 #: reaching this boundary is a bug.
 USER_ERRORS = (
@@ -38,6 +43,10 @@ USER_ERRORS = (
     VocabularyError,
     TaskError,
     TextTooShortError,
+    DistributedError,
+    ExportError,
+    MetricsError,
+    MissingDependencyError,
     OSError,
 )
 

@@ -50,20 +50,32 @@ def to_json(data: TokenizerData, stamp: str | None = None) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> None:
     """Write via a temp file in the same directory and rename over ``path``,
-    so a reader never sees half a file and a crash leaves the old one."""
+    so a reader never sees half a file and a crash leaves the old one. Text
+    is written as UTF-8 with ``\n`` line ends; bytes as they are."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as e:  # named by the file asked for, not the temporary one
+        raise OSError(e.errno, f"'{path}': cannot write: {e.strerror}") from None
+    try:
+        os.chmod(tmp, _new_file_mode())  # mkstemp's 0600 would make shared exports unreadable to others
+        with os.fdopen(fd, "wb") as f:
+            f.write(content.encode("utf-8") if isinstance(content, str) else content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _new_file_mode() -> int:
+    """The mode `open()` would give a new file: 0666 less the umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def load(path: str | os.PathLike[str]) -> TokenizerData:

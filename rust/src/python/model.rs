@@ -1,6 +1,6 @@
-//! `ModelConfig`, `Model`, recurrent state and sampler bindings.
+//! `ModelConfig`, `Model` and recurrent state bindings (streaming generation: `stream.rs`).
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rand::SeedableRng;
@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::arrays::{copied, grads_dict, tensor_to_numpy, to_numpy, token_pair, tokens2};
 use super::errors::input;
 use crate::engine::Tensor;
-use crate::generate::{self, RecurrentState};
+use crate::generate::{self, RecurrentState, Sampling};
 use crate::nn::model::Batch;
 use crate::nn::{Model, ModelConfig};
 
@@ -126,12 +126,9 @@ pub struct PyModel {
     pub inner: Model,
 }
 
-/// Sampling temperatures: finite and non-negative (0 is argmax).
+/// Sampling temperatures: finite and non-negative (0 is argmax); the rule is the core's.
 pub fn check_temperature(temperature: f32) -> PyResult<()> {
-    if !temperature.is_finite() || temperature < 0.0 {
-        return Err(input(format!("temperature must be finite and non-negative, got {temperature}")));
-    }
-    Ok(())
+    Ok(Sampling::temperature(temperature).check()?)
 }
 
 #[pymethods]
@@ -255,8 +252,10 @@ impl PyModel {
         to_numpy(py, out.data, &[b, v])
     }
 
-    /// Feeds `prompt`, then samples `length` tokens (temperature 0: argmax).
-    #[pyo3(signature = (prompt, length, temperature=0.8, seed=0))]
+    /// Feeds `prompt`, then samples `length` tokens (temperature 0: argmax;
+    /// `top_k` 0 and `top_p` 1 keep every token).
+    #[pyo3(signature = (prompt, length, temperature=0.8, seed=0, top_k=0, top_p=1.0))]
+    #[allow(clippy::too_many_arguments)]
     fn generate(
         &self,
         py: Python<'_>,
@@ -264,14 +263,14 @@ impl PyModel {
         length: usize,
         temperature: f32,
         seed: u64,
+        top_k: usize,
+        top_p: f32,
     ) -> PyResult<Vec<u32>> {
-        if prompt.is_empty() {
-            return Err(input("generation needs a prompt of at least one token"));
-        }
-        check_temperature(temperature)?;
+        let how = Sampling { temperature, top_k, top_p };
+        how.check()?;
         let model = &self.inner;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        Ok(py.allow_threads(|| generate::generate(model, &prompt, length, temperature, &mut rng))?)
+        Ok(py.allow_threads(|| generate::generate(model, &prompt, length, &how, &mut rng))?)
     }
 }
 
@@ -295,27 +294,22 @@ impl PyRecurrentState {
             .map(|ts| ts.iter().map(|t: &Tensor| tensor_to_numpy(py, t, &[t.rows, t.cols])).collect())
             .collect()
     }
-}
-
-/// A seeded sampler: `softmax(logits / temperature)`, temperature 0 = argmax.
-#[pyclass(name = "Sampler", module = "rnnpy._core")]
-pub struct PySampler {
-    rng: ChaCha8Rng,
-}
-
-#[pymethods]
-impl PySampler {
-    #[new]
-    #[pyo3(signature = (seed=0))]
-    fn new(seed: u64) -> Self {
-        PySampler { rng: ChaCha8Rng::seed_from_u64(seed) }
-    }
-    fn sample(&mut self, logits: PyReadonlyArray1<f32>, temperature: f32) -> PyResult<u32> {
-        let l = copied(&logits);
-        if l.is_empty() {
-            return Err(input("empty logits"));
+    /// Overwrites every tensor from arrays laid out as `tensors()` returns
+    /// them (a training run resumed mid-stream continues from its saved state).
+    fn set_tensors(&mut self, tensors: Vec<Vec<PyReadonlyArray2<f32>>>) -> PyResult<()> {
+        let layers = &mut self.inner.layers;
+        let fits = tensors.len() == layers.len()
+            && tensors.iter().zip(layers.iter()).all(|(new, old)| {
+                new.len() == old.len() && new.iter().zip(old).all(|(a, t)| a.shape() == [t.rows, t.cols])
+            });
+        if !fits {
+            return Err(input("the tensors do not have this recurrent state's layout (see tensors())"));
         }
-        check_temperature(temperature)?;
-        Ok(generate::sample(&l, temperature, &mut self.rng))
+        for (new, old) in tensors.iter().zip(layers.iter_mut()) {
+            for (a, t) in new.iter().zip(old.iter_mut()) {
+                t.data = copied(a);
+            }
+        }
+        Ok(())
     }
 }

@@ -137,13 +137,19 @@ impl PyTrainer {
         Ok(py.allow_threads(|| trainer.gradient(model, Batch { tokens: &ids, b, t }, &tg, scale, st, out))?)
     }
 
-    /// Clip + AdamW from a flat gradient (checkpoint order); returns the
-    /// pre-clip norm. `gradient` and then this is one `step`.
-    fn apply_gradient(&mut self, py: Python<'_>, model: &Bound<PyModel>, grad: PyReadonlyArray1<f32>) -> PyResult<f32> {
-        let mut g: Vec<f32> = grad.as_array().iter().copied().collect();
+    /// Clip + AdamW from a flat gradient (checkpoint order), clipped in place
+    /// (no copy: a data-parallel rank passes its all-reduced buffer); returns
+    /// the pre-clip norm. `gradient` and then this is one `step`.
+    fn apply_gradient(
+        &mut self,
+        py: Python<'_>,
+        model: &Bound<PyModel>,
+        mut grad: PyReadwriteArray1<f32>,
+    ) -> PyResult<f32> {
+        let g = grad.as_slice_mut().map_err(|_| input("the gradient must be a contiguous float32 array"))?;
         let mut m = model.borrow_mut();
         let (trainer, model) = (&mut self.inner, &mut m.inner);
-        Ok(py.allow_threads(|| trainer.apply_flat(model, &mut g))?)
+        Ok(py.allow_threads(|| trainer.apply_flat(model, g))?)
     }
 
     /// `N` steps on `inputs`/`targets [N, B, T]` in one call; returns per-step

@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::engine::Tensor;
 use crate::error::{Error, Result};
-use crate::generate::{sample, step, RecurrentState};
+use crate::generate::{sample, step, RecurrentState, Sampling};
 use crate::nn::model::Model;
 
 #[derive(Clone, Debug)]
@@ -106,7 +106,7 @@ pub fn sample_groups(
                 continue; // keeps feeding its last token; the result is ignored
             }
             let row = logits.row(r);
-            let tok = sample(row, cfg.temperature, rng);
+            let tok = sample(row, &Sampling::temperature(cfg.temperature), rng);
             out[r].tokens.push(tok);
             out[r].log_probs.push(log_softmax_at(row, tok as usize, cfg.temperature));
             next[r] = tok;
