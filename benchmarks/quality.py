@@ -46,9 +46,9 @@ RECIPE = [
     "--maxTime=5m",
     "--hiddenSize=256",
     "--embedSize=64",
-    "--numLayers=1",
+    "--numLayers=2",
     "--fastMode",
-    "--batching=stateful",
+    "--batching=random",
     "--batchSize=32",
     "--seqLength=128",
     "--lrSchedule=cosine",
@@ -187,7 +187,14 @@ def report(runs: list[dict[str, Any]], load: list[float], smoke: bool) -> str:
             ahead = gru["val_nats_per_char"] - max(ours)
             lines.append(f"ahead of nn.GRU by {ahead:.4f} nats/char: " + ("✅" if ahead > 0 else "❌"))
         lines.append("")
-    shown = [x for x in sys.argv[1:] if x != "--update-readme" and not x.startswith("--json")]
+    shown, skip = [], False  # the command without the flags that only say where results go
+    for x in sys.argv[1:]:
+        if skip or x == "--update-readme" or x.startswith("--json="):
+            skip = False
+        elif x == "--json":
+            skip = True
+        else:
+            shown.append(x)
     command = " ".join(["python benchmarks/quality.py", *shown])
     lines += [
         f"Measured {time.strftime('%Y-%m-%d')} by `{command}`; load average (1 min) {load[0]:.2f} at the start,"
