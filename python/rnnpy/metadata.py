@@ -96,7 +96,10 @@ class EvalScore:
 
 @dataclass(frozen=True)
 class RLRecord:
-    """One RL (GRPO) run on the checkpoint's model: its settings and the evaluation before and after."""
+    """One RL (GRPO) run on the checkpoint's model: its settings and the
+    evaluation before and after. A run stopped by Ctrl-C is `interrupted`,
+    with the episodes it completed and no evaluation after (nor before, when
+    stopped during it)."""
 
     task: str
     episodes: int
@@ -107,28 +110,36 @@ class RLRecord:
     inner_steps: int
     learning_rate: float
     seed: int
-    before: EvalScore
-    after: EvalScore
+    before: EvalScore | None
+    after: EvalScore | None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.extra)
         for name in _RL_FIELDS:
             d[name] = getattr(self, name)
-        d["before"] = {"exact": self.before.exact, "mean_reward": self.before.mean_reward}
-        d["after"] = {"exact": self.after.exact, "mean_reward": self.after.mean_reward}
+        for key, score in (("before", self.before), ("after", self.after)):
+            if score is not None:
+                d[key] = {"exact": score.exact, "mean_reward": score.mean_reward}
+        if self.interrupted:
+            d["interrupted"] = True
         return d
 
     @classmethod
     def from_dict(cls, d: object) -> RLRecord:
         try:
             assert isinstance(d, Mapping)
-            before, after = (EvalScore(float(d[k]["exact"]), float(d[k]["mean_reward"])) for k in ("before", "after"))
+            interrupted = d.get("interrupted") is True
+            before, after = (
+                None if interrupted and k not in d else EvalScore(float(d[k]["exact"]), float(d[k]["mean_reward"]))
+                for k in ("before", "after")
+            )
             known = {name: d[name] for name in _RL_FIELDS}
         except (AssertionError, KeyError, TypeError, ValueError):
             raise MetadataError(f"rl {d!r} is not an RL record") from None
-        extra = {k: v for k, v in d.items() if k not in known and k not in ("before", "after")}
-        return cls(**known, before=before, after=after, extra=extra)
+        extra = {k: v for k, v in d.items() if k not in known and k not in ("before", "after", "interrupted")}
+        return cls(**known, before=before, after=after, extra=extra, interrupted=interrupted)
 
 
 _RL_FIELDS = (

@@ -4,6 +4,7 @@ in it, or rebuilt from its training text for the old program's files)."""
 
 from __future__ import annotations
 
+from rnnpy import _core
 from rnnpy.cli.options import BPEOptions, DataOptions
 from rnnpy.errors import TokenizerError, UsageError
 from rnnpy.metadata import RunMetadata
@@ -16,6 +17,18 @@ def read_file(path: str, option: str) -> str:
     try:
         return read_text(path)
     except TokenizerError as e:
+        raise UsageError(f"{option}: {e}") from None
+
+
+def check_output(path: str, option: str) -> None:
+    """Finds out now, not after the work, whether `path` can be written:
+    UsageError naming `option` when it is a folder, a device, read-only, in a
+    folder that does not take files... (missing folders will be created)."""
+    if not path:
+        raise UsageError(f"{option} is empty: give a file path")
+    try:
+        _core.check_output_path(path, True)
+    except OSError as e:
         raise UsageError(f"{option}: {e}") from None
 
 

@@ -36,9 +36,9 @@ def sample(
     temperature: float,
     seed: int,
     out: Reporter,
-) -> str:
-    """Feed ``prompt``, then draw ``length`` tokens, streaming them to ``out``.
-    Returns the prompt followed by the generated tokens' strings."""
+) -> None:
+    """Feed ``prompt``, then draw ``length`` tokens, streaming them to ``out``
+    (and keeping none: any length runs in constant memory)."""
     ids = vocab.encode(prompt)
     if not ids:
         raise UsageError("the prompt is empty: give --prompt=TEXT")
@@ -47,20 +47,16 @@ def sample(
     out.stream(prompt)
     state = model.new_state(1)
     sampler = _core.Sampler(seed)
-    pieces = [prompt]
     show = vocab.printer()
     for tok in ids:
         logits = model.step(state, [tok])
     for _ in range(length):
         tok = sampler.sample(logits[0], temperature)
-        piece = show(tok)
-        pieces.append(piece)
-        out.stream(piece)
+        out.stream(show(tok))
         logits = model.step(state, [tok])
     out.stream("\n")
     if not out.quiet:
         out.line(f"{RULE}\n")
-    return "".join(pieces)
 
 
 def start_text(meta: RunMetadata, text: str | None) -> str:

@@ -10,11 +10,11 @@ import sys
 
 from rnnpy.cli.commands import TasksArgs
 from rnnpy.cli.generate import resolve_seed
-from rnnpy.rl.tasks import corpus_lines, get_task
+from rnnpy.rl.tasks import get_task, iter_corpus_lines
 
 
 def run(args: TasksArgs) -> int:
     out = sys.stdout
-    for line in corpus_lines(get_task(args.rl.task), args.tasks.n, resolve_seed(args.run)):
+    for line in iter_corpus_lines(get_task(args.rl.task), args.tasks.n, resolve_seed(args.run)):
         out.write(line + "\n")
     return 0

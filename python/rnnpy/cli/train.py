@@ -11,29 +11,31 @@ window when the text divided evenly).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from typing import Any, TextIO
 
 import numpy as np
 
-from rnnpy import __version__
+from rnnpy import __version__, _core
 from rnnpy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnpy.cli import bpe
 from rnnpy.cli.commands import TrainArgs
 from rnnpy.cli.console import Reporter
-from rnnpy.cli.data import checkpoint_vocab, training_text
+from rnnpy.cli.data import check_output, checkpoint_vocab, training_text
 from rnnpy.cli.generate import resolve_seed, sample, start_text
 from rnnpy.cli.options import ModelOptions, option_names
 from rnnpy.cli.parser import record
-from rnnpy.cli.rl import run_phase
-from rnnpy.errors import TaskError, TextTooShortError, UsageError
+from rnnpy.cli.rl import rl_interrupted_path, run_phase
+from rnnpy.errors import DivergenceError, TaskError, TextTooShortError, UsageError
+from rnnpy.interrupt import StopFlag, catch_sigint
 from rnnpy.metadata import RLRecord, RngState, RunMetadata
 from rnnpy.model import Model
 from rnnpy.rl.tasks import check_vocab, get_task
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import Trainer
-from rnnpy.training import EpochResult, StopFlag, catch_sigint, fit, make_windows
+from rnnpy.training import EpochResult, fit, make_windows
 from rnnpy.vocab import BPEVocab, CharVocab, Vocab
 
 
@@ -46,6 +48,20 @@ def epoch_path(path: str, epoch: int) -> str:
 
 def file_mb(path: str) -> str:
     return f"{os.path.getsize(path) / 1_048_576:.2f}"
+
+
+#: Memory per character of training text while it is tokenized and cut into
+#: windows (a Python list of ids, then two int64 arrays), measured: 20-25 bytes.
+TEXT_BYTES_PER_CHAR = 32
+
+
+def _check_text_memory(text: str, source: str) -> None:
+    need, available = len(text) * TEXT_BYTES_PER_CHAR, _core.available_memory()
+    if available is not None and need > available:
+        raise UsageError(
+            f"{source}: {len(text):,} characters need about {need / 1e9:.1f} GB of memory to tokenize and train on, "
+            f"but {available / 1e9:.1f} GB is available: use a shorter text"
+        )
 
 
 class Run:
@@ -63,12 +79,14 @@ class Run:
     # -- set-up ----------------------------------------------------------------
     def prepare(self) -> None:
         args = self.args
+        self._check_outputs()
         if args.checkpoint.load_checkpoint:
             self.resumed = load_checkpoint(args.checkpoint.load_checkpoint)
             self.resumed_meta = RunMetadata.of(self.resumed)
         self.text, self.source = training_text(args.data, args.given)
         self.vocab = self._vocabulary()
         self.start = self.text[:1] if self.resumed is None else start_text(self.resumed_meta, self.text)
+        _check_text_memory(self.text, self.source)
         try:
             self.inputs, self.targets = make_windows(self.vocab.encode(self.text), args.training.seq_length)
         except TextTooShortError as e:
@@ -76,11 +94,16 @@ class Run:
         self.model, self.trainer, self.start_epoch = self._model()
         if args.rl.do_rl:
             self._check_rl()
-        parent = os.path.dirname(args.checkpoint.save_path) or "."
-        if not (os.path.isdir(parent) or not os.path.exists(parent)) or (
-            os.path.isdir(parent) and not os.access(parent, os.W_OK)
-        ):  # find out now, not after the whole training run
-            raise UsageError(f"--savePath: cannot write into {parent}")
+
+    def _check_outputs(self) -> None:
+        """Every file the run may write, checked before any work: a bad path
+        fails now, not after hours of training."""
+        c, b = self.args.checkpoint, self.args.bpe
+        check_output(c.save_path, "--savePath")  # written at the end, at Ctrl-C, or both
+        if c.save_every > 0:
+            check_output(epoch_path(c.save_path, c.save_every), "--saveEvery")
+        if b.use_bpe and not b.load_path and not c.load_checkpoint:
+            check_output(b.save_path, "--bpeSavePath")  # the tokenizer trained first
 
     def _vocabulary(self) -> Vocab:
         args, b = self.args, self.args.bpe
@@ -111,21 +134,26 @@ class Run:
         except TaskError as e:
             raise UsageError(f"--rlTask={self.args.rl.task}: {e}") from None
 
-    def reinforce(self) -> RLRecord:
+    def reinforce(self, stop: StopFlag) -> tuple[RLRecord, bool]:
         """GRPO on the trained model, continuing the supervised AdamW state;
-        returns what the checkpoint's metadata records of the run."""
+        returns what the checkpoint's metadata records of the run, and
+        whether Ctrl-C stopped it."""
         rl = self.args.rl
         config = rl.grpo_config(self.seed)
         assert isinstance(self.vocab, CharVocab)  # _check_rl
-        report = run_phase(self.model, self.trainer, self.vocab, rl.task, rl.episodes, config, self.out.line)
-        return report.record(config)
+        report = run_phase(self.model, self.trainer, self.vocab, rl.task, rl.episodes, config, self.out.line, stop)
+        return report.record(config), report.interrupted
 
     def _model(self) -> tuple[Model, Trainer, int]:
         args, t = self.args, self.args.training
         ck = self.resumed
+        batch = min(t.batch_size, len(self.inputs))
         if ck is None:
-            model = Model(args.model.config(self.vocab.size), seed=self.seed)
+            config = args.model.config(self.vocab.size)
+            config.check_training_memory(batch, t.seq_length)  # refused up front, with both sizes
+            model = Model(config, seed=self.seed)
             return model, Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip), 0
+        ck.config.check_training_memory(batch, t.seq_length)
         path = args.checkpoint.load_checkpoint
         for field, name in option_names(ModelOptions).items():
             ours, theirs = getattr(args.model, field), getattr(ck.config, field)
@@ -163,11 +191,11 @@ class Run:
             **run,
         )
 
-    def save(self, path: str, meta: RunMetadata) -> None:
+    def save(self, path: str, meta: RunMetadata, model: Model | None = None, trainer: Trainer | None = None) -> None:
         parent = os.path.dirname(path)
         if parent:
             os.makedirs(parent, exist_ok=True)
-        save_checkpoint(path, self.model, self.trainer, meta.to_dict())
+        save_checkpoint(path, model or self.model, trainer or self.trainer, meta.to_dict())
         self.out.line(f"Saved binary checkpoint to {path} ({file_mb(path)} MB)")
 
     # -- the run -------------------------------------------------------------------
@@ -204,9 +232,14 @@ class Run:
         metrics_file = self.args.run.metrics_file
         with contextlib.ExitStack() as stack:
             metrics = stack.enter_context(open(metrics_file, "a", encoding="utf-8")) if metrics_file else None
-            return self._train(metrics)
+            stop = StopFlag()
+            with catch_sigint(stop):  # training, RL and their saves; the sample after them is a plain command
+                status = self._train(metrics, stop)
+            if status == 0:
+                self._sample()
+            return status
 
-    def _train(self, metrics: TextIO | None) -> int:
+    def _train(self, metrics: TextIO | None, stop: StopFlag) -> int:
         a, out = self.args, self.out
         t, save_path = a.training, a.checkpoint.save_path
 
@@ -223,45 +256,93 @@ class Run:
                 self.save(path, self.metadata(r.epoch, r.loss))
                 out.line(f"  [Checkpoint: {path}]")
 
-        stop = StopFlag()
         out.start_training(self.start_epoch, t.epochs)
         try:
-            with catch_sigint(stop):
-                result = fit(
-                    self.trainer,
-                    self.inputs,
-                    self.targets,
-                    batch_size=t.batch_size,
-                    epochs=t.epochs,
-                    start_epoch=self.start_epoch,
-                    rng=self.rng,
-                    on_epoch=on_epoch,
-                    on_progress=out.progress,
-                    stop=stop,
-                )
+            result = fit(
+                self.trainer,
+                self.inputs,
+                self.targets,
+                batch_size=t.batch_size,
+                epochs=t.epochs,
+                start_epoch=self.start_epoch,
+                rng=self.rng,
+                on_epoch=on_epoch,
+                on_progress=out.progress,
+                stop=stop,
+                skip_non_finite=t.skip_non_finite,
+            )
+        except DivergenceError as e:
+            raise DivergenceError(f"{e}. {self._divergence_advice()}") from None
         finally:
             out.stop_training()
         best = result.best_loss if result.best_loss is not None else self.resumed_meta.loss
         if result.interrupted:
-            out.line(f"\nInterrupted after epoch {result.epoch}: saving it.")
-            self.save(save_path, self.metadata(result.epoch, result.last_loss, interrupted=True))
-            out.err.print(f"Interrupted: checkpoint of epoch {result.epoch} saved to {save_path}", markup=False)
-            return 130
+            return self._save_interrupted(result.epoch, result.last_loss)
         best_text = f"{best:.6f}" if best is not None else "inf"
         out.line(f"\nDone in {result.elapsed:.1f}s | Best loss: {best_text}\n")
+        epoch = max(t.epochs, self.start_epoch)
+        done = self.metadata(epoch, best, completed=True, time=f"{result.elapsed:.1f}")
         rl = None
         if a.rl.do_rl:
+            supervised = self.model.copy(), self.trainer.state()  # saved instead if Ctrl-C stops RL
             out.line("Reinforcement learning...\n")
-            rl = self.reinforce()
+            rl, interrupted = self.reinforce(stop)
             out.line("")
+            if interrupted:
+                return self._save_rl_interrupted(done, rl, *supervised)
         if a.checkpoint.save_on_complete:
-            epoch = max(t.epochs, self.start_epoch)
-            self.save(save_path, self.metadata(epoch, best, completed=True, time=f"{result.elapsed:.1f}", rl=rl))
-        g = a.generation
-        if g.gen_length > 0:
-            out.line("\nGenerating post-RL sample...\n" if a.rl.do_rl else "\nGenerating sample...\n")
-            sample(self.model, self.vocab, g.prompt or self.start, g.gen_length, g.temperature, self.seed, out)
+            self.save(save_path, dataclasses.replace(done, rl=rl))
         return 0
+
+    def _sample(self) -> None:
+        g = self.args.generation
+        if g.gen_length > 0:
+            self.out.line("\nGenerating post-RL sample...\n" if self.args.rl.do_rl else "\nGenerating sample...\n")
+            sample(self.model, self.vocab, g.prompt or self.start, g.gen_length, g.temperature, self.seed, self.out)
+
+    def _divergence_advice(self) -> str:
+        t, path = self.args.training, self.args.checkpoint.save_path
+        kept = f"{path} is as it was" if os.path.exists(path) else f"nothing was saved to {path}"
+        clip = "turn --gradClip on (e.g. 1.0)" if t.grad_clip == 0 else f"lower --gradClip (now {t.grad_clip})"
+        skip = "" if t.skip_non_finite else ", or pass --skipNonFinite to skip such steps"
+        return (
+            f"No weights of the diverged run were saved ({kept}): lower --learningRate (now {t.learning_rate}) "
+            f"or {clip}{skip}"
+        )
+
+    def _save_interrupted(self, epoch: int, loss: float | None) -> int:
+        """Ctrl-C: the state after the last completed epoch goes to --savePath
+        — unless this run completed none, when there is nothing new to save
+        and an existing file there must not be replaced by an untrained model."""
+        path, out = self.args.checkpoint.save_path, self.out
+        if epoch == self.start_epoch:
+            kept = f"{path} is as it was" if os.path.exists(path) else f"nothing was saved to {path}"
+            out.line(f"\nInterrupted before epoch {epoch + 1} finished: nothing to save.")
+            out.err.print(f"Interrupted: no epoch of this run completed, so {kept}", markup=False)
+            return 130
+        out.line(f"\nInterrupted after epoch {epoch}: saving it.")
+        self.save(path, self.metadata(epoch, loss, interrupted=True))
+        out.err.print(f"Interrupted: checkpoint of epoch {epoch} saved to {path}", markup=False)
+        return 130
+
+    def _save_rl_interrupted(
+        self, done: RunMetadata, rl: RLRecord, model: Model, state: tuple[int, np.ndarray, np.ndarray]
+    ) -> int:
+        """Ctrl-C during RL: the supervised result goes to --savePath, as if RL
+        had not been asked for, and the state RL reached beside it, marked
+        interrupted — the supervised epochs are never lost."""
+        path, t = self.args.checkpoint.save_path, self.args.training
+        supervised = Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip)
+        supervised.set_state(*state)
+        self.save(path, done, model, supervised)
+        rl_path = rl_interrupted_path(path)
+        self.save(rl_path, dataclasses.replace(done, rl=rl, completed=False, interrupted=True))
+        self.out.err.print(
+            f"Interrupted during RL: the supervised model is saved to {path}, the RL state reached "
+            f"({rl.episodes} of {self.args.rl.episodes} episodes) to {rl_path}",
+            markup=False,
+        )
+        return 130
 
 
 def run(args: TrainArgs) -> int:

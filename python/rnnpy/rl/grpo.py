@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rnnpy.errors import InputError, VocabularyError
+from rnnpy.interrupt import StopFlag
 from rnnpy.metadata import EvalScore, RLRecord
 from rnnpy.model import GRPOBatch, GRPOStats, Model
 from rnnpy.rl.evaluate import PROMPT_PREFIX, EvalResult, complete, evaluate, held_out_prompts
@@ -101,10 +102,11 @@ class EpisodeStats:
 @dataclass
 class RLReport:
     task: str
-    before: EvalResult
-    after: EvalResult
+    before: EvalResult | None  # None: Ctrl-C came during it
+    after: EvalResult | None  # None when interrupted
     episodes: list[EpisodeStats] = field(default_factory=list)
     seconds: float = 0.0
+    interrupted: bool = False  # stopped by Ctrl-C: `episodes` holds those completed
 
     def record(self, config: GRPOConfig) -> RLRecord:
         """What a checkpoint's metadata records about this run."""
@@ -118,9 +120,14 @@ class RLReport:
             inner_steps=config.inner_steps,
             learning_rate=config.learning_rate,
             seed=config.seed,
-            before=EvalScore(self.before.exact, self.before.mean_reward),
-            after=EvalScore(self.after.exact, self.after.mean_reward),
+            before=_score(self.before),
+            after=_score(self.after),
+            interrupted=self.interrupted,
         )
+
+
+def _score(result: EvalResult | None) -> EvalScore | None:
+    return None if result is None else EvalScore(result.exact, result.mean_reward)
 
 
 def group_advantages(rewards: npt.ArrayLike) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
@@ -231,6 +238,7 @@ def run_rl(
     config: GRPOConfig | None = None,
     on_episode: Callable[[EpisodeStats], None] | None = None,
     on_eval: Callable[[str, EvalResult], None] | None = None,
+    stop: StopFlag | None = None,
 ) -> RLReport:
     """GRPO on `task` for `episodes` batches, with a greedy held-out evaluation
     before and after. Updates `model` in place.
@@ -240,7 +248,10 @@ def run_rl(
     `config.learning_rate`, weight decay and clip; the trainer's own come
     back after each update), so a checkpoint saved with that trainer stays
     consistent. `on_episode` is called every `config.log_every` episodes and
-    on the first; `on_eval` with ("before" | "after", result).
+    on the first; `on_eval` with ("before" | "after", result). `stop`
+    (``rnnpy.interrupt``) ends the run between episodes, or within one when
+    the core stops at Ctrl-C: the report is then `interrupted`, with the
+    episodes completed and no evaluation after.
     """
     config = GRPOConfig() if config is None else config
     trainer = None
@@ -254,16 +265,25 @@ def run_rl(
         raise InputError(f"rlEpisodes must be non-negative, got {episodes}")
     run = GRPO(model, vocab, task, config, trainer)
     held_out = held_out_prompts(task, config.eval_prompts)
-    before = evaluate(model, vocab, task, held_out, config.max_len)
-    if on_eval:
-        on_eval("before", before)
-    history = []
-    for _ in range(episodes):
-        s = run.step()
-        history.append(s)
-        if on_episode and (s.episode == 1 or s.episode % config.log_every == 0):
-            on_episode(s)
-    after = evaluate(model, vocab, task, held_out, config.max_len)
-    if on_eval:
-        on_eval("after", after)
-    return RLReport(task.name, before, after, history, time.perf_counter() - run.start)
+    report = RLReport(task.name, None, None)
+    try:
+        report.before = evaluate(model, vocab, task, held_out, config.max_len)
+        if on_eval:
+            on_eval("before", report.before)
+        for _ in range(episodes):
+            if stop is not None and stop.is_set:
+                break
+            s = run.step()
+            report.episodes.append(s)
+            if on_episode and (s.episode == 1 or s.episode % config.log_every == 0):
+                on_episode(s)
+    except KeyboardInterrupt:  # the core stopped at the first Ctrl-C: a clean stop, unlike a second one
+        if stop is None or not stop.is_set or stop.aborted:
+            raise
+    report.interrupted = stop is not None and stop.is_set
+    if not report.interrupted:
+        report.after = evaluate(model, vocab, task, held_out, config.max_len)
+        if on_eval:
+            on_eval("after", report.after)
+    report.seconds = time.perf_counter() - run.start
+    return report

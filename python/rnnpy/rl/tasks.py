@@ -19,7 +19,7 @@ or all of it when there is none (it hit the maximum length).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from rnnpy.errors import TaskError
@@ -182,7 +182,14 @@ def draw_prompts(task: Task, n: int, seed: int) -> list[str]:
     return [task.make(rng)[0] for _ in range(n)]
 
 
-def corpus_lines(task: Task, n: int, seed: int = 0) -> list[str]:
-    """`n` solved examples, `prompt + answer` each (no newline), for supervised training."""
+def iter_corpus_lines(task: Task, n: int, seed: int = 0) -> Iterator[str]:
+    """`n` solved examples, `prompt + answer` each (no newline), for supervised
+    training; drawn one at a time, so any `n` streams in constant memory."""
     rng = random.Random(seed)
-    return ["".join(task.make(rng)) for _ in range(n)]
+    for _ in range(n):
+        yield "".join(task.make(rng))
+
+
+def corpus_lines(task: Task, n: int, seed: int = 0) -> list[str]:
+    """`iter_corpus_lines` as a list."""
+    return list(iter_corpus_lines(task, n, seed))
