@@ -6,7 +6,7 @@ never a traceback, a panic, an abort, a hang, or a lost file.
 Each campaign runs twice: a short pass in the suite, and a long one by
 command (docs/robustness.md):
 
-    python -m pytest -m fuzz tests/test_fuzz.py --hypothesis-seed=0
+    python -m pytest -m fuzz tests/test_fuzz.py --hypothesis-seed=0 --hypothesis-show-statistics
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import rnnpy
@@ -30,7 +30,13 @@ from rnnpy.cli import main
 from rnnpy.cli.options import OPTIONS
 
 SHORT = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-LONG = settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+#: The long pass's tries per campaign (docs/robustness.md): RNNPY_FUZZ_EXAMPLES=20000 for a night.
+LONG = settings(
+    max_examples=int(os.environ.get("RNNPY_FUZZ_EXAMPLES", "2500")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
 #: What loading a hostile file may raise: rnnpy's own errors, each naming what did not fit.
 CLEAN = (rnnpy.RnnpyError, OSError)
 
@@ -62,6 +68,7 @@ def cli(cwd: Path, *argv: str) -> tuple[int, str]:
 
 def assert_clean_cli(status: int, err: str) -> None:
     assert status in (0, 2), (status, err)
+    event("success" if status == 0 else "clean error")  # the outcome counts of --hypothesis-show-statistics
     if status == 2:
         lines = [ln for ln in err.splitlines() if ln and not ln.startswith("warning:")]
         assert len(lines) == 1 and "Traceback" not in err and "rnnpy-tmp" not in err, err

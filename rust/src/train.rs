@@ -150,8 +150,11 @@ impl Trainer {
         let routed = !model.config.fast_mode && model.config.effective_top_k() > 0;
         self.weights.pack(model.params(), model.index(), routed, true);
         let stats = grpo_gradient(model, &self.weights, batch, cfg, &mut self.workspaces, &mut self.grad)?;
+        crate::interrupt::check()?; // Ctrl-C cut the pass short: its gradient is garbage, never applied
         let norm = clip_flat(&mut self.grad, self.grad_clip);
-        self.optimizer.update_flat(model.params_mut(), &self.grad);
+        if norm.is_finite() {
+            self.optimizer.update_flat(model.params_mut(), &self.grad);
+        }
         Ok((stats, norm))
     }
 
