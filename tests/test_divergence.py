@@ -129,3 +129,21 @@ def test_non_finite_weights_are_neither_saved_nor_loaded_unless_asked(tmp_path):
     with pytest.raises(rnnpy.CheckpointError, match="non-finite"):
         rnnpy.load_checkpoint(tmp_path / "inspect.bin")
     assert not rnnpy.load_checkpoint(tmp_path / "inspect.bin", allow_non_finite=True).model.is_finite()
+
+
+def test_a_non_finite_grpo_step_is_not_applied():
+    """RL steps (Trainer.grpo_step) keep the weights and AdamW's step as they were, like supervised ones."""
+    model, trainer, x = tiny()
+    seqs = x[:1]
+    mask = np.ones(seqs.shape, np.float32)
+    mask[:, 0] = 0.0  # the first token is the prompt
+    old = model.token_log_probs(seqs)
+    broken = model.parameters()["output_proj"].copy()
+    broken[0, 0] = np.inf
+    model.set_parameters({"output_proj": broken})
+    before = model.parameters()
+    stats = trainer.grpo_step(rnnpy.GRPOBatch(seqs, mask, old, np.ones(1, np.float32)), 0.2, 0.0)
+    assert not math.isfinite(stats.grad_norm)
+    assert trainer.optimizer_step == 0
+    after = model.parameters()
+    assert all(np.array_equal(before[k], after[k], equal_nan=True) for k in before)
