@@ -5,11 +5,13 @@ the user's umask, and nothing written that cannot be read back."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -188,19 +190,23 @@ def test_a_huge_stored_optimizer_step_keeps_the_model_finite(model):
     assert model.is_finite()
 
 
-def on_tmpfs(folder: Path, options: str) -> None:
+@contextlib.contextmanager
+def on_tmpfs(folder: Path, options: str) -> Iterator[Path]:
+    """`folder` as a tiny file system of its own (a full disk, a read-only one), unmounted after."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     folder.mkdir()
     p = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, check=False)
     if p.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({p.stderr.decode().strip()})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
 
 
 def test_a_full_disk_fails_cleanly_and_keeps_the_old_file(tmp_path, model):
-    disk = tmp_path / "disk"
-    on_tmpfs(disk, "size=256k")
-    try:
+    with on_tmpfs(tmp_path / "disk", "size=256k") as disk:
         rnnpy.save_checkpoint(disk / "m.bin", model)
         good = (disk / "m.bin").read_bytes()
         big = rnnpy.Model(rnnpy.ModelConfig(vocab_size=12, embed_size=8, hidden_size=64, num_heads=2), seed=0)
@@ -211,14 +217,10 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_old_file(tmp_path, model):
         p = run(disk, "train", "--hiddenSize=64", "--epochs=1", "--savePath=m.bin", "--genLength=0")
         assert_clean_error(p, "m.bin", "no space left")
         assert (disk / "m.bin").read_bytes() == good and stray_temporaries(disk) == []
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_a_read_only_folder_fails_before_the_work(tmp_path, model):
-    disk = tmp_path / "ro"
-    on_tmpfs(disk, "size=1m")
-    try:
+    with on_tmpfs(tmp_path / "ro", "size=1m") as disk:
         rnnpy.save_checkpoint(disk / "m.bin", model)
         good = (disk / "m.bin").read_bytes()
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
@@ -227,5 +229,3 @@ def test_a_read_only_folder_fails_before_the_work(tmp_path, model):
         p = run(tmp_path, "train", *SMALL, "--epochs=1", "--savePath=ro/m.bin")
         assert_clean_error(p, "--savePath", "read-only")
         assert "Training" not in p.stdout and (disk / "m.bin").read_bytes() == good
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
