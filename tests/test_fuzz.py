@@ -203,18 +203,20 @@ def tokenizer_files(draw: st.DrawFn) -> bytes:
     doc = json.loads(json.dumps(TOKENIZER))
     if kind == "bytes":
         return draw(mutated([json.dumps(doc).encode()]))
-    node, key = doc, None
-    for _ in range(draw(st.integers(1, 4))):  # walk to a random subtree, then replace it
+    # Walk to a random subtree, then replace it: `parent[key]` is the subtree
+    # (an empty container reached on the way is replaced itself).
+    node, parent, key = doc, None, None
+    for _ in range(draw(st.integers(1, 4))):
         keys = list(node.keys()) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
         if not keys:
             break
-        key = draw(st.sampled_from(keys))
+        parent, key = node, draw(st.sampled_from(keys))
         if isinstance(node[key], (dict, list)) and draw(st.booleans()):
             node = node[key]
         else:
             break
-    if key is not None:
-        node[key] = draw(json_values)
+    if parent is not None:
+        parent[key] = draw(json_values)
     return json.dumps(doc, allow_nan=True).encode()
 
 
