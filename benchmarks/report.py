@@ -3,7 +3,16 @@ for benchmarks/README.md. Ratio cells say whether the issue 10 target is met."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from configs import OLD_TOKENS_PER_S, TARGET_GEN_VS_TORCH, TARGET_PEAK_FRACTION, TARGET_VS_OLD, TARGET_VS_TORCH
+
+
+def replace_marked(path: Path, start: str, end: str, md: str) -> None:
+    """Rewrites what lies between the markers `start` and `end` in `path` with `md`."""
+    text = path.read_text()
+    a, b = text.index(start) + len(start), text.index(end)
+    path.write_text(text[:a] + "\n" + md + text[b:])
 
 
 def _num(x: float | None, digits: int = 0) -> str:
@@ -96,7 +105,7 @@ def summary_lines(res: dict) -> list[tuple[str, bool | None]]:
     out = []
     for th in res["threads"]:
         s = _get(res, "sgemm", str(th)) or {}
-        parts = [f"{k.split('_')[0]} {v:.1f}" for k, v in s.items() if k != "gflops"]
+        parts = [f"{k.split('_')[0]} {v:.1f}" for k, v in s.items() if k not in ("gflops", "rounds")]
         out.append((f"sgemm peak, {th} thread(s): {s.get('gflops', 0):.1f} GFLOP/s ({', '.join(parts)})", None))
     if "C" in res["configs"] and {1, 2} <= set(res["threads"]):
         one = _get(res["configs"]["C"], "train", "rnnpy", "1", "tokens_per_s")

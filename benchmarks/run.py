@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict
@@ -35,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from configs import FULL, SMOKE, forward_flops_per_token, train_flops_per_token
-from report import markdown, print_rich
+from report import markdown, print_rich, replace_marked
 
 README = HERE / "README.md"
 MARK_START, MARK_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -43,6 +44,7 @@ GEN_BATCHES = {"A": [1], "C": [1, 32]}
 
 # Measurement sizes: (warm-up steps, repeats, seconds per repeat, generation seconds,
 # memory-check steps, sgemm size).
+PINNED_CORE = "0"
 FULL_PLAN = {"warmup": 2, "repeats": 5, "target_s": 1.5, "gen_s": 0.5, "mem_steps": 1000, "sgemm_n": 1024}
 SMOKE_PLAN = {"warmup": 1, "repeats": 3, "target_s": 0.02, "gen_s": 0.02, "mem_steps": 300, "sgemm_n": 256}
 
@@ -54,6 +56,8 @@ def worker(spec: dict, threads: int, timeout: float) -> dict:
         env[var] = str(threads)
     spec = {**spec, "threads": threads}
     cmd = [sys.executable, str(HERE / "workers.py"), json.dumps(spec)]
+    if threads == 1 and shutil.which("taskset"):  # every 1-thread program on the same core: comparable
+        cmd = ["taskset", "-c", PINNED_CORE, *cmd]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -86,7 +90,47 @@ def machine(has_torch: bool) -> dict:
     return info
 
 
+def median_of_rounds(rounds: list) -> object:
+    """The rounds' results merged: each measurement (a dict with "tokens_per_s"
+    or "gflops") is the round with the median value, the rest from round 1."""
+    first = rounds[0]
+    if isinstance(first, dict):
+        key = "tokens_per_s" if "tokens_per_s" in first else "gflops" if "gflops" in first else None
+        if key is not None and all(isinstance(r, dict) and key in r for r in rounds):
+            ranked = sorted(rounds, key=lambda r: r[key])
+            return {**ranked[len(ranked) // 2], "rounds": [r[key] for r in rounds]}
+        return {k: median_of_rounds([r[k] if isinstance(r, dict) and k in r else v for r in rounds]) for k, v in first.items()}
+    return first
+
+
+def merged(results: list[dict]) -> dict:
+    """Several runs (e.g. 1 thread, then 2 threads on a quiet machine) as one:
+    their thread counts side by side, measurements of a later run winning."""
+
+    def merge(a: object, b: object) -> object:
+        if isinstance(a, dict) and isinstance(b, dict) and not ("tokens_per_s" in b or "gflops" in b):
+            return {**a, **{k: merge(a[k], v) if k in a else v for k, v in b.items()}}
+        return b
+
+    out = results[0]
+    for r in results[1:]:
+        threads = sorted(set(out["threads"]) | set(r["threads"]))
+        out = {**merge(out, r), "threads": threads, "command": f"{out['command']}; {r['command']}"}  # type: ignore[dict-item]
+        out["errors"] = [*results[0]["errors"], *r["errors"]]
+    return out
+
+
 def run(args: argparse.Namespace) -> dict:
+    rounds = [sweep(args) for _ in range(args.rounds)]
+    res = dict(median_of_rounds(rounds))  # type: ignore[call-overload]
+    res["errors"] = [e for r in rounds for e in r["errors"]]
+    res["rounds"] = args.rounds
+    res["machine"]["load_average_end"] = rounds[-1]["machine"]["load_average_end"]
+    return res
+
+
+def sweep(args: argparse.Namespace) -> dict:
+    """Every measurement once, rnnpy and the peer alternating."""
     configs = SMOKE if args.smoke else FULL
     if args.only:
         configs = {n: configs[n] for n in args.only.upper().split(",")}
@@ -175,12 +219,6 @@ def run(args: argparse.Namespace) -> dict:
     return res
 
 
-def update_readme(md: str) -> None:
-    text = README.read_text()
-    start, end = text.index(MARK_START) + len(MARK_START), text.index(MARK_END)
-    README.write_text(text[:start] + "\n" + md + text[end:])
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="tiny configs and step counts (CI; seconds)")
@@ -189,12 +227,13 @@ def main() -> int:
     p.add_argument("--json", type=Path, help="write all results here")
     p.add_argument("--markdown", action="store_true", help="print the results as Markdown (README format)")
     p.add_argument("--update-readme", action="store_true", help="replace the results section of benchmarks/README.md")
-    p.add_argument("--from-json", type=Path, help="render saved results instead of measuring")
+    p.add_argument("--from-json", type=Path, nargs="+", help="render saved results (several: merged) instead of measuring")
+    p.add_argument("--rounds", type=int, default=1, help="repeat the whole sweep; each number is the median round")
     p.add_argument("--no-torch", action="store_true", help="skip torch even when importable")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args()
 
-    res = json.loads(args.from_json.read_text()) if args.from_json else run(args)
+    res = merged([json.loads(f.read_text()) for f in args.from_json]) if args.from_json else run(args)
     if args.json:
         args.json.write_text(json.dumps(res, indent=1))
     print_rich(res)
@@ -202,7 +241,7 @@ def main() -> int:
     if args.markdown:
         print(md)
     if args.update_readme:
-        update_readme(md)
+        replace_marked(README, MARK_START, MARK_END, md)
     check_ok = res.get("check", {}).get("ok", True)
     return 0 if not res["errors"] and check_ok else 1
 

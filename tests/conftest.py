@@ -24,3 +24,21 @@ def golden_cases() -> list[Path]:
 def golden_case(request: pytest.FixtureRequest) -> tuple[Path, dict]:
     case: Path = request.param
     return case, json.loads((case / "expected.json").read_text())
+
+
+@pytest.fixture
+def without_package(monkeypatch: pytest.MonkeyPatch):
+    """`hide("matplotlib")`: rnnpy's imports of that optional package fail, as if it were not installed."""
+    import importlib
+
+    real = importlib.import_module
+
+    def hide(package: str) -> None:
+        def import_module(name: str, *args: object) -> object:
+            if name.split(".")[0] == package:
+                raise ImportError(f"No module named {name!r}")
+            return real(name, *args)
+
+        monkeypatch.setattr(importlib, "import_module", import_module)
+
+    return hide

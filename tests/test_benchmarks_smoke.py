@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,3 +51,50 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     else:
         assert "check" not in res
     assert "Training" in proc.stdout and "Generation" in proc.stdout
+
+
+def test_quality_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/quality.py --smoke: the README's recipe for 5 s, then the
+    independent held-out score, which must agree with the run's own."""
+    out = tmp_path / "quality.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--smoke", "--threads=1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    (ours,) = [r for r in res["runs"] if r["engine"] == "rnnpy"]
+    assert ours["steps"] > 0 and ours["tokens_per_s"] > 0 and ours["positions"] == 111_539
+    assert 0 < ours["val_nats_per_char"] < 6 and ours["sample"]
+    assert "rnnpy recipe (README)" in proc.stdout
+
+
+def test_the_readme_gives_the_benchmarks_recipe_on_one_line() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import quality
+
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert "python -m rnnpy train " + " ".join(quality.RECIPE) in lines
+    # ... and the sample's command, which quality.py runs on the saved model for the README's sample
+    assert "python -m rnnpy generate --loadCheckpoint=shakespeare.bin " + " ".join(quality.GENERATE) in lines
+    assert lines.count(quality.MARK_START) == lines.count(quality.MARK_END) == 1
+
+
+def test_distributed_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/distributed.py measures every mode and the scaling model reads its numbers."""
+    from test_distributed import have_mpi
+
+    if not have_mpi():
+        pytest.skip("mpi4py and mpiexec are not installed")
+    out = tmp_path / "dist.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "distributed.py"), "--smoke", "--rounds=1", "--steps=2"]
+    proc = subprocess.run([*cmd, "--configs=B", f"--json={out}"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modes = json.loads(out.read_text())["B"]
+    assert set(modes) == {"1 process × 1 thread", "1 process × 2 threads", "2 ranks × 1 thread"}
+    assert all(r["tokens_per_s"] > 0 and r["parameters"] > 0 for r in modes.values())
+    assert modes["2 ranks × 1 thread"]["allreduce_ms"] > 0
+    assert "| B (batch 4) |" in proc.stdout and "global batch for ≥ 90%" in proc.stdout

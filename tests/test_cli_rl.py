@@ -4,6 +4,7 @@ tests/test_rl_end_to_end.py's job; this checks the commands and their files."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -14,7 +15,8 @@ import pytest
 import rnnpy
 from rnnpy.rl.tasks import get_task
 
-EVAL_LINE = r"exact +\d+\.\d% \| mean reward \d\.\d{3} \| 20 held-out prompts \(greedy\)"
+EVAL_LINE = r"exact +\d+\.\d% \| mean reward \d\.\d{3} \| 20 held-out prompts(, \d+ distinct)? \(greedy\)"
+GENERAL_LINE = r"  beyond training \(7–8 letters\): exact +\d+\.\d% \| mean reward \d\.\d{3} \| 20 unseen prompts"
 EPISODE_LINE = re.compile(r"^Ep +\d+ \| R: \d\.\d{3} \| Avg: \d\.\d{3} \| Exact: +\d+\.\d% \| Zero-spread: \d+/4 \|")
 TINY = ["--fastMode=true", "--hiddenSize=16", "--embedSize=8", "--numHeads=2", "--seed=3"]
 SHORT_RL = ["--rlEpisodes=4", "--rlPrompts=4", "--rlGroupSize=4", "--rlEvalPrompts=20", "--rlLogEvery=2"]
@@ -56,6 +58,7 @@ def trained(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
         d, "train", "--trainingFile=copy.txt", *TINY, "--epochs=2", "--batchSize=16", "--seqLength=32",
         "--learningRate=0.003", "--savePath=model.bin", "--genLength=30",
         "--doRL=true", "--rlTask=copy", "--rl-learning-rate", "0.002", "--RLKL=0.01", "--rlInnerSteps=2", *SHORT_RL,
+        "--metricsFile=metrics.jsonl",
     )  # fmt: skip
     return d, p
 
@@ -63,9 +66,11 @@ def trained(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
 def test_train_with_rl_evaluates_before_and_after_then_samples(trained):
     d, p = trained
     out = p.stdout
-    assert "RL (GRPO): task copy | episodes 4 | G 4 | prompts 4 | lr 0.002 | clip 0.2 | KL 0.01 | inner steps 2" in out
-    before = re.search(rf"^Before RL: {EVAL_LINE}$", out, re.MULTILINE)
-    after = re.search(rf"^After RL: {EVAL_LINE}$", out, re.MULTILINE)
+    header = "RL (GRPO): task copy | episodes 4 | G 4 | prompts 4 | lr 0.002 | clip 0.2 | KL 0.01 | inner steps 2"
+    assert header + " | temperature 1.0" in out
+    before = re.search(rf"^Before RL: {EVAL_LINE}\n{GENERAL_LINE}", out, re.MULTILINE)
+    after = re.search(rf"^After RL: {EVAL_LINE}\n{GENERAL_LINE}", out, re.MULTILINE)
+    assert re.search(r"^RL done in \d+\.\ds \(\d+\.\d episodes/s\)$", out, re.MULTILINE)
     saved = re.search(r"^Saved binary checkpoint to model\.bin", out, re.MULTILINE)
     sample = re.search(r"Generating post-RL sample\.\.\.\n\nTemperature: 0\.8\nGenerated \(30 tokens\):\n-{70}\n", out)
     assert before and after and saved and sample
@@ -81,10 +86,10 @@ def test_train_with_rl_evaluates_before_and_after_then_samples(trained):
     assert rl["task"] == "copy" and rl["episodes"] == 4 and rl["group_size"] == 4 and rl["inner_steps"] == 2
     assert rl["learning_rate"] == 0.002 and rl["kl"] == 0.01
     assert set(rl["before"]) == set(rl["after"]) == {"exact", "mean_reward"}
+    assert set(rl["general"]) == {"before", "after"} and rl["temperature"] == 1.0
     assert meta["rnnpy"]["vocab"]["type"] == "char"
-    # RL continues the supervised AdamW state: 2 epochs of batches, then 4 episodes × 2 inner steps
-    windows = (len((d / "copy.txt").read_text()) - 1) // 32
-    assert ck.optimizer_step == 2 * -(-windows // 16) + 4 * 2
+    # RL starts a fresh AdamW (as TRL), whose state the checkpoint keeps: 4 episodes × 2 inner steps
+    assert ck.optimizer_step == 4 * 2
 
 
 def test_rl_command_on_a_checkpoint_made_by_train(trained):
@@ -99,7 +104,7 @@ def test_rl_command_on_a_checkpoint_made_by_train(trained):
     assert meta["rl"]["seed"] == 5 and meta["rl"]["episodes"] == 4
     assert meta["epoch"] == before.metadata["epoch"] and meta["loss"] == before.metadata["loss"]
     assert meta["rnnpy"]["vocab"] == before.metadata["rnnpy"]["vocab"]
-    assert ck.optimizer_step == before.optimizer_step + 4
+    assert ck.optimizer_step == 4  # a fresh AdamW
     # generation needs nothing but the RL'd checkpoint
     g = ok(d, "generate", "--loadCheckpoint=rl.bin", "--prompt=\nabc:", "--temperature=0", "--genLength=8")
     assert "Generated (8 tokens)" in g.stdout
@@ -109,8 +114,10 @@ BAD = [
     (["train", "--doRL=true", "--rlTask=nope"], "--rlTask"),
     (["train", "--doRL=true", "--rlClip=1.5"], "--rlClip"),
     (["train", "--doRL=true", "--rlGroupSize=1"], "--rlGroupSize"),
-    (["train", "--doRL=true", "--useBPE=true"], "character-level"),
-    (["train", "--doRL=true", "--rlTask=arithmetic", "--epochs=1"], "--rlTask=arithmetic"),  # the sample text
+    # a copy model has no digits, and its vocabulary cannot grow: found out before training
+    (["train", "--loadCheckpoint=model.bin", "--doRL=true", "--rlTask=arithmetic", "--epochs=0"], "lacks characters"),
+    # more epochs on the built-in sample, which the copy model cannot read
+    (["train", "--loadCheckpoint=model.bin", "--epochs=5"], "the built-in sample: the text has characters outside"),
     (["rl", "--loadCheckpoint=model.bin", "--rlTask=nope"], "--rlTask"),
     (["rl", "--loadCheckpoint=model.bin", "--rlTask=arithmetic"], "lacks characters"),
     (["rl", "--loadCheckpoint=missing.bin"], "missing.bin"),
@@ -129,6 +136,10 @@ def test_bad_rl_input_is_one_line_without_traceback(trained, argv, fragment):
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert fragment in p.stderr
     assert "Training..." not in p.stdout  # found out before any training
+    # an error names only options the user gave
+    named = set(re.findall(r"--([A-Za-z]+)", p.stderr))
+    given = {a.split("=")[0].lstrip("-") for a in argv if a.startswith("--")}
+    assert named <= given, (named, given)
 
 
 def test_help_lists_every_rl_option(tmp_path):
@@ -141,3 +152,52 @@ def test_help_lists_every_rl_option(tmp_path):
     assert "--doRL" in train_help
     usage = ok(tmp_path, "--help").stdout
     assert re.search(r"^  rl ", usage, re.MULTILINE) and re.search(r"^  tasks ", usage, re.MULTILINE)
+
+
+def metrics_rows(path: Path) -> tuple[list[dict], list[dict], list[dict]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return (
+        [r for r in rows if "phase" not in r],
+        [r for r in rows if r.get("phase") == "rl"],
+        [r for r in rows if r.get("phase") == "rl_eval"],
+    )
+
+
+def check_rl_rows(episodes: list[dict], evals: list[dict], n: int) -> None:
+    assert [r["episode"] for r in episodes] == list(range(1, n + 1))
+    for r in episodes:
+        assert 0 <= r["reward"] <= 1 and 0 <= r["exact"] <= 1 and 0 <= r["zero_spread"] <= 1
+        assert r["kl"] is not None and r["kl"] >= 0  # measured on every episode when written down
+    assert [(r["when"], r["split"]) for r in evals] == [
+        ("before", "eval"), ("before", "general"), ("after", "eval"), ("after", "general")
+    ]  # fmt: skip
+
+
+def test_metrics_file_gets_every_epoch_then_every_episode(trained):
+    d, _ = trained
+    epochs, episodes, evals = metrics_rows(d / "metrics.jsonl")
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    check_rl_rows(episodes, evals, 4)
+
+
+def test_rl_command_writes_metrics(trained):
+    d, _ = trained
+    ok(d, "rl", "--loadCheckpoint=model.bin", "--savePath=m.bin", "--metricsFile=rl.jsonl", *SHORT_RL)
+    epochs, episodes, evals = metrics_rows(d / "rl.jsonl")
+    assert epochs == []
+    check_rl_rows(episodes, evals, 4)
+
+
+def test_rl_on_a_bpe_checkpoint(tmp_path):
+    (tmp_path / "copy.txt").write_text(ok(tmp_path, "tasks", "--task=copy", "--n=300").stdout)
+    ok(
+        tmp_path, "train", "--useBPE=true", "--bpeVocabSize=300", "--trainingFile=copy.txt", *TINY, "--epochs=2",
+        "--savePath=bpe.bin", "--genLength=0",
+    )  # fmt: skip
+    p = ok(tmp_path, "rl", "--loadCheckpoint=bpe.bin", "--rlTask=copy", *SHORT_RL)
+    assert "bpe vocabulary" in p.stdout
+    assert re.search(rf"^After RL: {EVAL_LINE}$", p.stdout, re.MULTILINE)
+    ck = rnnpy.load_checkpoint(tmp_path / "bpe.bin")  # saved over the loaded one
+    assert ck.metadata["rl"]["task"] == "copy" and ck.metadata["rnnpy"]["vocab"]["type"] == "bpe"
+    g = ok(tmp_path, "generate", "--loadCheckpoint=bpe.bin", "--prompt=\nabc:", "--temperature=0", "--genLength=4")
+    assert "Generated (4 tokens)" in g.stdout

@@ -27,8 +27,13 @@ def sample_text(o: Option) -> str:
         return "latin1"
     if o.name == "rlTask":
         return "reverse"
+    if o.name == "format":
+        return "SafeTensors"  # the one format, in another case
     if o.name == "seed":
         return "17"
+    choices = {"batching": "stateful", "lrSchedule": "cosine", "evalEvery": "2epochs", "distributed": "off"}
+    if o.name in choices:
+        return choices[o.name]
     if isinstance(d, int):
         return str(d + 3)
     if isinstance(d, float):
@@ -52,6 +57,7 @@ def test_every_option_of_every_command_in_every_spelling(command, o):
     spec = COMMANDS[command]
     required = [f"--{r}=x" for r in spec.required if key(r) not in mine]
     required += [f"--{group[0]}=x" for group in spec.one_of if not mine & set(map(key, group))]
+    required += ["some-path"] * spec.nargs[0]  # info CHECKPOINT, plot METRICS.jsonl, ...
     for name in [s for n in (o.name, *o.aliases) for s in spellings(n)]:
         for argv in ([f"--{name}={text}"], [f"--{name}", text]):
             p = parse([*required, *argv], command)
@@ -176,12 +182,18 @@ def test_values_the_core_cannot_take_are_command_line_errors(argv):
         parse(argv)
 
 
-def test_a_one_letter_form_when_the_table_gives_one(monkeypatch):
-    """No option has one yet (`export -o DIR` will); the parser reads `-o X`, `-oX` and `-o=X`."""
-    import rnnpy.cli.parser as parser
+def test_a_one_letter_form_when_the_table_gives_one():
+    """`-o` is --output (tokenizer train, export, import, plot): `-o X`, `-oX` and `-o=X`."""
+    for command, before in (("tokenizer train", ["--text=a"]), ("export", ["m.bin"]), ("plot", ["m.jsonl"])):
+        for argv in (["-o", "x.json"], ["-ox.json"], ["-o=x.json"]):
+            p = parse([*before, *argv], command)
+            assert p.values["output"] == "x.json" and "output" in p.given
 
-    output = next(o for o in OPTIONS if o.name == "output")
-    monkeypatch.setattr(parser, "_shorts", lambda command: {"o": output})
-    for argv in (["-o", "x.json"], ["-ox.json"], ["-o=x.json"]):
-        p = parse(["--text=a", *argv], "tokenizer train")
-        assert p.values["output"] == "x.json" and "output" in p.given
+
+@pytest.mark.parametrize(
+    "command,argv",
+    [("info", []), ("info", ["a.bin", "b.bin"]), ("plot", []), ("export", ["-o", "d"]), ("import", ["-o", "m.bin"])],
+)
+def test_commands_take_their_count_of_paths(command, argv):
+    with pytest.raises(UsageError, match=f"{command} takes "):
+        parse(argv, command)

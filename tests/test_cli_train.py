@@ -104,7 +104,10 @@ def test_save_every_naming_and_metrics(tmp_path):
     assert user_meta(tmp_path / "out/model_epoch3.bin")["epoch"] == 3
     rows = [json.loads(ln) for ln in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert set(rows[0]) == {"epoch", "loss", "grad_norm", "tokens_per_s", "elapsed"}
+    assert set(rows[0]) == {"epoch", "loss", "grad_norm", "tokens_per_s", "tokens", "lr", "elapsed"}
+    per_epoch = rows[0]["tokens"]  # tokens trained so far: every window's positions, once per epoch
+    assert per_epoch > 0 and [r["tokens"] for r in rows] == [per_epoch * e for e in range(1, 7)]
+    assert all(r["lr"] == pytest.approx(0.001) for r in rows)
     logged = re.findall(r"^Epoch +(\d+) \| Loss: (\S+)", p.stdout, re.MULTILINE)
     assert [int(e) for e, _ in logged] == [1, 2, 4, 6]
     assert float(logged[-1][1]) == pytest.approx(rows[-1]["loss"], abs=1e-6)
@@ -163,7 +166,6 @@ BAD = [
     (["--useBPE=true", "--bpeLoadPath=garbage.bin"], "garbage.bin"),
     (["--hiddenSize=30", "--numHeads=4"], "invalid model"),
     (["--doRL=true", "--rlTask=nope"], "--rlTask"),
-    (["--doRL=true", "--useBPE=true"], "character-level"),
     (["rl"], "--loadCheckpoint"),
     (["tasks", "--task=nope"], "unknown RL task"),
     (["frobnicate"], "unknown command"),

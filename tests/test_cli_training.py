@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import rnnpy
+import rnnpy.loop
 from rnnpy.training import StopFlag, TextTooShortError, fit, make_windows
 
 
@@ -41,7 +42,7 @@ def test_epochs_batches_and_the_partial_batch():
 
 
 def test_interrupt_mid_epoch_rolls_back_to_the_last_completed_epoch(monkeypatch):
-    monkeypatch.setattr(rnnpy.training, "CHUNK_TOKENS", 1)  # one batch per call: interruptible mid-epoch
+    monkeypatch.setattr(rnnpy.loop, "CHUNK_TOKENS", 1)  # one batch per call: interruptible mid-epoch
     x, y, trainer = _setup()
     rng = np.random.default_rng(1)
     stop = StopFlag()

@@ -205,3 +205,11 @@ def test_gradient_clipping_reports_the_pre_clip_norm():
     assert norm > 1.0  # so clipping was active; AdamW's first step is ±lr anyway
     step = model.parameters()["output_norm"] - before["output_norm"]
     assert np.max(np.abs(step)) <= 1e-3 * (1 + 1e-4)
+
+
+def test_config_fields_are_model_configs_parameters():
+    import inspect
+
+    from rnnpy.model import CONFIG_FIELDS
+
+    assert tuple(inspect.signature(rnnpy.ModelConfig).parameters) == CONFIG_FIELDS

@@ -89,6 +89,10 @@ class SkipsSomeSteps:
             norms.append(float(norm[0]))
         return np.array(losses, np.float32), np.array(norms, np.float32)
 
+    @property
+    def optimizer_step(self):
+        return self.inner.optimizer_step
+
     def state(self):
         return self.inner.state()
 

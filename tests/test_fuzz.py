@@ -127,6 +127,7 @@ def check_checkpoint(data: bytes) -> None:
             assert len(ck.model.generate([0], 3, temperature=0.0)) == 3
         status, err = cli(d, "generate", "--loadCheckpoint=m.bin", "--genLength=3", "--trainingText=abcde abcde")
         assert_clean_cli(status, err)
+        assert_clean_cli(*cli(d, "info", "m.bin"))
         assert (d / "m.bin").read_bytes() == data  # reading never changes the file
 
 
@@ -145,7 +146,7 @@ json_scalars = st.one_of(
 )
 json_values = st.recursive(json_scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4), max_leaves=20)  # fmt: skip
 KEYS = ["epoch", "loss", "completed", "time", "interrupted", "rl", "rnnpy", "vocab"]
-OURS = ["schema", "version", "vocab", "start", "seed", "rng", "options"]
+OURS = ["schema", "version", "vocab", "start", "seed", "rng", "options", "position", "stream", "val", "last_loss"]
 metadata = st.one_of(
     json_values,
     st.fixed_dictionaries(
@@ -180,6 +181,7 @@ def check_metadata(meta: object) -> None:
             rnnpy.RunMetadata.of(ck)
         status, err = cli(d, "generate", "--loadCheckpoint=m.bin", "--genLength=2", "--trainingText=abcde ab")
         assert_clean_cli(status, err)
+        assert_clean_cli(*cli(d, "info", "m.bin"))
 
 
 test_checkpoint_metadata, test_checkpoint_metadata_long = campaign(check_metadata, metadata)
@@ -242,12 +244,19 @@ NASTY = ["", "0", "1", "-1", "2", "3.5", "nan", "inf", "-inf", "1e400", "yes", "
 #: Options whose large values are long but valid work: kept small.
 WORK = {"epochs", "genLength", "rlEpisodes", "n", "rlEvalPrompts", "rlPrompts", "rlGroupSize", "rlMaxLen",
         "hiddenSize", "embedSize", "numLayers", "numExperts", "bpeVocabSize", "seqLength", "batchSize"}  # fmt: skip
-COMMANDS = ["train", "generate", "rl", "tasks", "tokenizer train", "tokenizer encode", "tokenizer decode", "frob"]
+COMMANDS = ["train", "generate", "eval", "rl", "tasks", "tokenizer train", "tokenizer encode", "tokenizer decode",
+            "info", "plot", "export", "import", "frob"]  # fmt: skip
+#: The files given to the commands that take paths (`plot` reads a FIFO or /dev/zero as the pipe it is: not those).
+PATHS = {"info": ["garbage.bin", "file.txt", "folder", "missing.txt", "fifo", "/dev/zero"],
+         "plot": ["garbage.bin", "file.txt", "folder", "missing.txt"]}  # fmt: skip
+PATHS["export"] = PATHS["import"] = PATHS["info"]
 
 
 @st.composite
 def command_lines(draw: st.DrawFn) -> list[str]:
     argv = draw(st.sampled_from(COMMANDS)).split()
+    if argv[0] in PATHS and draw(st.integers(0, 9)):
+        argv.append(draw(st.sampled_from(PATHS[argv[0]])))
     names = [o.name for o in OPTIONS] + ["nosuchOption", "hidden-size", "EPOCHS", "rl_task"]
     for _ in range(draw(st.integers(0, 6))):
         name = draw(st.sampled_from(names))

@@ -19,6 +19,7 @@ from cli_run import RNNPY, SMALL, TEXT, assert_clean_error, run
 from rnnpy import _core
 from rnnpy.cli.console import Reporter
 from rnnpy.cli.generate import sample
+from rnnpy.cli.options import GenerationOptions
 
 
 def tiny_model() -> rnnpy.Model:
@@ -67,9 +68,10 @@ def test_generation_keeps_no_tokens_so_any_length_runs_in_constant_memory(tmp_pa
     model = tiny_model()
     out = Reporter(quiet=True)
     with open(tmp_path / "out.txt", "w") as f, contextlib.redirect_stdout(f):  # streamed to a file, as a user's pipe
-        sample(model, vocab, "a", 200, 1.0, 0, out)  # warm-up: the state's buffers, the printer
+        warm_up = GenerationOptions(gen_length=200, temperature=1.0)  # the state's buffers, the printer
+        sample(model, vocab, "a", warm_up, 0, out)
         tracemalloc.start()
-        sample(model, vocab, "a", 50_000, 1.0, 0, out)
+        sample(model, vocab, "a", GenerationOptions(gen_length=50_000, temperature=1.0), 0, out)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     assert peak < 100_000, peak  # measured 9 kB; a kept list of the 50,000 pieces alone takes 400 kB

@@ -15,7 +15,8 @@ import pytest
 import rnnpy
 from cli_run import RNNPY, SMALL, interrupt, stray_temporaries
 from conftest import DATA
-from rnnpy.rl.tasks import corpus_lines, get_task
+from rnnpy.rl.splits import corpus_lines
+from rnnpy.rl.tasks import get_task
 
 #: One training step of this model takes several seconds on one core: Ctrl-C
 #: must be seen inside it (the old loop looked only between 32k-token chunks).

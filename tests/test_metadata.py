@@ -88,7 +88,10 @@ def test_round_trip_of_everything_and_unknown_keys_are_kept():
     m = RunMetadata(
         epoch=7, loss=0.5, completed=True, time="1.5", interrupted=True, version="9.9", vocab=rnnpy.BPEVocab(tok),
         start="a", seed=4, rng=RngState.of(rng), options={"epochs": 7, "seed": "4"},
-        rl=RLRecord("copy", 3, 4, 5, 0.2, 0.0, 1, 0.002, 1, EvalScore(0.1, 0.2), EvalScore(0.3, 0.4), {"new": 1}),
+        rl=RLRecord(
+            "copy", 3, 4, 5, 0.2, 0.0, 1, 0.002, 1, EvalScore(0.1, 0.2), EvalScore(0.3, 0.4), {"new": 1},
+            temperature=0.7, general=(EvalScore(0.0, 0.1), EvalScore(0.05, 0.2)),
+        ),
         extra={"future": [1, 2]}, rnnpy_extra={"later": True},
     )  # fmt: skip
     d = m.to_dict()

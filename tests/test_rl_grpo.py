@@ -1,6 +1,7 @@
-"""GRPO pieces through the Python API: advantages (zero-spread groups), the
-clipped objective's gradient direction, the KL estimator, prompt feeding,
-batch building, the CLI's corpus command."""
+"""GRPO pieces through the Python API: advantages (sample std, zero-spread
+groups kept), the clipped objective's gradient direction, the KL estimator,
+log-probs at the sampling temperature, no reference without a KL term,
+prompt feeding, batch building, the CLI's corpus command."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 import rnnpy
 from rnnpy import CharVocab
 from rnnpy.rl.evaluate import complete
-from rnnpy.rl.grpo import build_batch, group_advantages
-from rnnpy.rl.tasks import TASK_ALPHABET, check_vocab, get_task, stop_ids
+from rnnpy.rl.grpo import GRPO, GRPOConfig, build_batch, group_advantages
+from rnnpy.rl.tasks import TASK_ALPHABET, Task, get_task
+from rnnpy.rl.tokens import check_vocab, stop_ids
 
 VOCAB = sorted(TASK_ALPHABET)
 
@@ -38,7 +40,7 @@ def test_group_advantages(rewards: list[list[float]], informative: list[bool]) -
         if not ok:
             assert np.all(a == 0)
             continue
-        want = (row - row.mean()) / (row.std() + 1e-4)
+        want = (row - row.mean()) / (row.std(ddof=1) + 1e-4)  # the sample std, as TRL
         np.testing.assert_allclose(a, want, rtol=1e-6)
         assert abs(a.sum()) < 1e-5  # zero mean within a group
         assert np.all(np.sign(a) == np.sign(row - row.mean()))
@@ -46,7 +48,8 @@ def test_group_advantages(rewards: list[list[float]], informative: list[bool]) -
 
 def test_advantage_of_two_member_group() -> None:
     adv, _ = group_advantages(np.array([[1.0, 0.0]]))
-    np.testing.assert_allclose(adv, [[0.5 / (0.5 + 1e-4), -0.5 / (0.5 + 1e-4)]], rtol=1e-6)
+    std = np.sqrt(0.5)  # sample std of {1, 0}; the population std would be 0.5
+    np.testing.assert_allclose(adv, [[0.5 / (std + 1e-4), -0.5 / (std + 1e-4)]], rtol=1e-6)
 
 
 def one_sequence_batch(model: rnnpy.Model, adv: float, shift: float = 0.0):
@@ -153,3 +156,115 @@ def test_tasks_command_prints_one_example_per_line(capsys: pytest.CaptureFixture
     )
     assert main(["tasks", "--task=nope"]) == 2
     assert "unknown RL task" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the GRPO loop's choices
+
+
+def constant_task(reward: float) -> Task:
+    """Every answer earns `reward`: every group has zero spread."""
+    copy = get_task("copy")
+    return Task("const", copy.make, copy.expected, lambda p, a: reward, copy.alphabet, 6, copy.make_general, "x")
+
+
+class Recorded:
+    """Stands in for GRPOBatch and keeps what the loop passed."""
+
+    seen: list[tuple[np.ndarray, ...]] = []
+
+    def __new__(cls, seqs, mask, old, adv, ref=None):  # type: ignore[no-untyped-def]
+        cls.seen.append((seqs, mask, old, adv, ref))
+        return rnnpy.GRPOBatch(seqs, mask, old, adv, ref)
+
+
+def test_zero_spread_groups_are_kept_with_zero_advantage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TRL keeps them: their tokens count in the loss's denominator (the old
+    loop dropped them, and skipped the update when no group was left)."""
+    import rnnpy.rl.grpo as grpo
+
+    Recorded.seen = []
+    monkeypatch.setattr(grpo, "GRPOBatch", Recorded)
+    model = small_model(8)
+    run = GRPO(model, CharVocab(VOCAB), constant_task(0.5), GRPOConfig(group_size=4, prompts_per_episode=3, max_len=5))
+    stats = run.step()
+    assert stats.zero_spread == 3 and stats.groups == 3
+    assert run.trainer.optimizer_step == 1  # updated all the same (weight decay, moments)
+    (seqs, mask, old, adv, ref), *_ = Recorded.seen
+    assert seqs.shape[0] == 12 and np.all(adv == 0) and ref is None
+    completion_tokens = int(mask.sum())
+    assert completion_tokens == round(stats.mean_length * 12)
+
+
+def test_zero_advantage_tokens_count_in_the_denominator() -> None:
+    """Two sequences, one with A = 1 and one with A = 0: the loss is the
+    first's term over both sequences' tokens."""
+    model = small_model(9)
+    vocab = CharVocab(VOCAB)
+    seqs = np.array([vocab.encode("\nab:ab\n"), vocab.encode("\ncd:cd\n")], dtype=np.uint32)
+    mask = np.zeros(seqs.shape, np.float32)
+    mask[:, 4:] = 1.0
+    lp = model.token_log_probs(seqs)
+    stats, grads = model.grpo_loss_and_grad(rnnpy.GRPOBatch(seqs, mask, lp, np.array([1.0, 0.0], np.float32)))
+    assert stats.tokens == 6 and stats.loss == pytest.approx(-3 / 6, abs=1e-5)
+    alone, grads_alone = model.grpo_loss_and_grad(rnnpy.GRPOBatch(seqs[:1], mask[:1], lp[:1], np.ones(1, np.float32)))
+    assert alone.loss == pytest.approx(-1.0, abs=1e-5)
+    for name, g in grads.items():
+        np.testing.assert_allclose(g, 0.5 * grads_alone[name], rtol=1e-4, atol=1e-7)
+
+
+def test_no_reference_log_probs_without_a_kl_term(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = small_model(10)
+    run = GRPO(model, CharVocab(VOCAB), get_task("copy"), GRPOConfig(group_size=3, prompts_per_episode=2, max_len=4))
+    calls: list[float] = []
+    real = run.reference.token_log_probs
+
+    def counted(seqs: object, temperature: float = 1.0) -> np.ndarray:
+        calls.append(temperature)
+        return real(seqs, temperature)
+
+    monkeypatch.setattr(run.reference, "token_log_probs", counted)
+    assert run.step().kl is None and calls == []  # β = 0: nothing to compare with
+    assert run.step(measure_kl=True).kl == pytest.approx(0.0, abs=0.5) and calls == [1.0]  # asked for: measured
+    run.config.kl_beta = 0.1
+    assert run.step().kl is not None and len(calls) == 2
+
+
+@pytest.mark.parametrize("tau", [0.5, 1.6])
+def test_log_probs_are_those_of_the_sampling_temperature(tau: float) -> None:
+    """The sampler's log-probs are log softmax(logits / τ), recomputed
+    directly; `token_log_probs` at τ gives the same, so the ratio the update
+    starts from is 1 (the importance ratio of the distribution sampled)."""
+    model = small_model(11)
+    vocab = CharVocab(VOCAB)
+    prompt = vocab.encode("\nabc:")
+    (toks, lps), *_ = model.sample_groups([prompt], 3, 5, stop_ids(vocab), tau, seed=2)
+    seq = np.array([prompt + toks], dtype=np.uint32)
+    logits = model.logits(seq)[0].astype(np.float64) / tau
+    direct = logits - logits.max(axis=1, keepdims=True)
+    direct = direct - np.log(np.exp(direct).sum(axis=1, keepdims=True))
+    for k, tok in enumerate(toks):
+        assert lps[k] == pytest.approx(direct[len(prompt) + k - 1, tok], abs=1e-4)
+    at_tau = model.token_log_probs(seq, tau)[0, len(prompt) :]
+    np.testing.assert_allclose(at_tau, lps, atol=1e-4)
+    untempered = model.token_log_probs(seq)[0, len(prompt) :]
+    assert np.abs(untempered - np.array(lps)).max() > 1e-2
+
+    run = GRPO(model, vocab, get_task("copy"), GRPOConfig(group_size=4, prompts_per_episode=4, temperature=tau))
+    stats = run.step()
+    assert stats.mean_ratio == pytest.approx(1.0, abs=1e-4) and stats.clip_fraction == 0.0
+
+
+def test_rl_on_a_bpe_model() -> None:
+    """Prompts are encoded with the tokenizer and completions decoded before
+    the verifier; any token holding a newline ends an answer."""
+    text = "\n".join(["ab:ab", "cd:cd", "abc:abc", "3+4=7"] * 30) + "\n"
+    vocab = rnnpy.BPEVocab(rnnpy.BPETokenizer.train(text, vocab_size=300))
+    stops = stop_ids(vocab)
+    assert vocab.encode("\n")[0] in stops
+    assert all("\n" in vocab.token(i) or "|" in vocab.token(i) for i in stops)
+    assert any(len(vocab.token(i)) > 1 for i in stops), "a merged token ending in a newline stops too"
+    check_vocab(vocab, get_task("arithmetic"))  # bytes spell every character
+    model = rnnpy.Model(rnnpy.ModelConfig(vocab_size=len(vocab), hidden_size=8, embed_size=4, fast_mode=True))
+    run = GRPO(model, vocab, get_task("copy"), GRPOConfig(group_size=3, prompts_per_episode=2, max_len=6))
+    stats = run.step()
+    assert 0.0 <= stats.mean_reward <= 1.0 and run.trainer.optimizer_step == 1

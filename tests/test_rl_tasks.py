@@ -6,16 +6,8 @@ import random
 
 import pytest
 
-from rnnpy.rl.tasks import (
-    TASK_ALPHABET,
-    Task,
-    answer_text,
-    corpus_lines,
-    draw_prompts,
-    get_task,
-    register,
-    task_names,
-)
+from rnnpy.rl.splits import EVAL, GENERAL, SFT, corpus_lines, draw_prompts
+from rnnpy.rl.tasks import TASK_ALPHABET, Task, answer_text, get_task, register, task_names
 
 REWARDS = [
     # task, prompt, answer, reward
@@ -71,34 +63,56 @@ def test_expected_answers(task: str, prompt: str, expected: str) -> None:
     assert t.reward(prompt, expected) == 1.0
 
 
-@pytest.mark.parametrize(("task", "lo", "hi"), [("copy", 2, 6), ("reverse", 2, 5)])
-def test_prompt_lengths_and_letters(task: str, lo: int, hi: int) -> None:
+# task, split, the lengths of the letter strings it draws
+LENGTHS = [
+    ("copy", EVAL, range(2, 7)),
+    ("copy", SFT, range(2, 7)),
+    ("copy", GENERAL, range(7, 9)),
+    ("reverse", EVAL, range(2, 6)),
+    ("reverse", GENERAL, range(6, 8)),
+    # demonstrations cover only the short strings of the -long tasks
+    ("copy-long", SFT, range(2, 7)),
+    ("copy-long", EVAL, range(2, 9)),
+    ("copy-long", GENERAL, range(9, 11)),
+    ("reverse-long", SFT, range(2, 6)),
+    ("reverse-long", EVAL, range(2, 8)),
+    ("reverse-long", GENERAL, range(8, 10)),
+]
+
+
+@pytest.mark.parametrize(("task", "split", "lengths"), LENGTHS)
+def test_prompt_lengths_and_letters(task: str, split: str, lengths: range) -> None:
     t = get_task(task)
-    lengths = set()
-    for prompt in draw_prompts(t, 2000, seed=1):
+    seen = set()
+    for prompt in draw_prompts(t, split, 3000, seed=1):
         body = prompt[:-1]
         assert set(body) <= set("abcdefghij")
-        lengths.add(len(body))
-    assert lengths == set(range(lo, hi + 1))
+        seen.add(len(body))
+    assert seen == set(lengths)
 
 
 def test_arithmetic_prompts() -> None:
     t = get_task("arithmetic")
     ops = set()
-    for prompt in draw_prompts(t, 500, seed=2):
+    for prompt in draw_prompts(t, EVAL, 500, seed=2):
         assert len(prompt) == 4 and prompt[0].isdigit() and prompt[2].isdigit() and prompt[3] == "="
         ops.add(prompt[1])
         assert len(t.expected(prompt)) <= t.max_answer_len
     assert ops == {"+", "-", "*"}
+    # beyond the trained range: at least one two-digit operand, none above 19
+    for prompt in draw_prompts(t, GENERAL, 500, seed=2):
+        a, b = (int(x) for x in prompt[:-1].replace("*", " ").replace("+", " ").replace("-", " ").split())
+        assert max(a, b) >= 10 and max(a, b) <= 19
+        assert t.reward(prompt, t.expected(prompt)) == 1.0
 
 
-@pytest.mark.parametrize("name", ["copy", "reverse", "arithmetic"])
+@pytest.mark.parametrize("name", task_names())
 def test_corpus_lines_are_solved_and_seeded(name: str) -> None:
     t = get_task(name)
     lines = corpus_lines(t, 300, seed=3)
     assert lines == corpus_lines(t, 300, seed=3)
     assert lines != corpus_lines(t, 300, seed=4)
-    sep = {"copy": ":", "reverse": ">", "arithmetic": "="}[name]
+    sep = {"copy": ":", "reverse": ">", "arithmetic": "="}[name.split("-")[0]]
     for line in lines:
         prompt, answer = line.split(sep)[0] + sep, line.split(sep, 1)[1]
         assert t.reward(prompt, answer) == 1.0
@@ -110,7 +124,7 @@ def test_registry_accepts_new_tasks_and_rejects_duplicates() -> None:
     def make(rng: random.Random) -> tuple[str, str]:
         return "a=", "a"
 
-    t = Task("test-echo", make, lambda p: p[:-1], lambda p, a: float(a == p[:-1]), "a=", 1)
+    t = Task("test-echo", make, lambda p: p[:-1], lambda p, a: float(a == p[:-1]), "a=", 1, make, "the same")
     register(t)
     assert "test-echo" in task_names() and get_task("test-echo") is t
     with pytest.raises(ValueError, match="already registered"):

@@ -19,7 +19,8 @@ import pytest
 
 import rnnpy
 from cli_run import SMALL, assert_clean_error, run, stray_temporaries
-from rnnpy.rl.tasks import corpus_lines, get_task
+from rnnpy.rl.splits import corpus_lines
+from rnnpy.rl.tasks import get_task
 from rnnpy.tokenizer import BPETokenizer
 
 

@@ -2,6 +2,12 @@
 by a Rust core.
 
     import rnnpy
+    lm = rnnpy.load("model.bin")                       # a checkpoint with its vocabulary: text in, text out
+    print(lm.generate("ROMEO:", length=200, temperature=0.8, top_k=20, top_p=0.95, seed=1))
+    lm = rnnpy.train_text(open("corpus.txt").read(), hidden_size=64, epochs=5, progress=True)
+
+The layers below it:
+
     cfg = rnnpy.ModelConfig(vocab_size=65, hidden_size=32)
     model = rnnpy.Model(cfg, seed=0)
     trainer = rnnpy.Trainer(model, learning_rate=1e-3)
@@ -27,10 +33,14 @@ from rnnpy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnpy.errors import (
     CheckpointError,
     ConfigError,
+    DistributedError,
     DivergenceError,
+    ExportError,
     InputError,
     MemoryLimitError,
     MetadataError,
+    MetricsError,
+    MissingDependencyError,
     RnnpyError,
     TaskError,
     TextTooShortError,
@@ -38,8 +48,10 @@ from rnnpy.errors import (
     UsageError,
     VocabularyError,
 )
+from rnnpy.lm import LanguageModel, load
 from rnnpy.metadata import RunMetadata
 from rnnpy.model import Completion, GRPOBatch, GRPOStats, Model, ModelConfig, RecurrentState
+from rnnpy.text_training import train_text
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import StepResult, Trainer
 from rnnpy.vocab import BPEVocab, CharVocab, Vocab
@@ -53,12 +65,17 @@ __all__ = [
     "CheckpointError",
     "Completion",
     "ConfigError",
+    "DistributedError",
     "DivergenceError",
+    "ExportError",
     "GRPOBatch",
     "GRPOStats",
     "InputError",
+    "LanguageModel",
     "MemoryLimitError",
     "MetadataError",
+    "MetricsError",
+    "MissingDependencyError",
     "Model",
     "ModelConfig",
     "RecurrentState",
@@ -72,6 +89,8 @@ __all__ = [
     "UsageError",
     "Vocab",
     "VocabularyError",
+    "load",
     "load_checkpoint",
     "save_checkpoint",
+    "train_text",
 ]

@@ -95,6 +95,11 @@ def load_checkpoint(path: str | os.PathLike[str], allow_non_finite: bool = False
     non-finite weights (unless `allow_non_finite`, to inspect a diverged run).
     """
     p = os.fspath(path)
+    if os.path.isdir(p):  # most likely an export: say how to get a checkpoint from it
+        raise CheckpointError(
+            f"checkpoint '{p}' is a directory, not a checkpoint file "
+            f"(an export directory becomes one with: python -m rnnpy import {p} -o CHECKPOINT)"
+        )
     rec = _core.read_checkpoint(p, allow_non_finite)  # the core checks sizes and that the metadata is JSON
     text = rec.metadata
     return Checkpoint(

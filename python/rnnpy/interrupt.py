@@ -39,10 +39,12 @@ class StopFlag:
 
 
 @contextmanager
-def catch_sigint(flag: StopFlag) -> Iterator[StopFlag]:
-    """Ctrl-C sets `flag` (and stops the core's work); a second one aborts.
-    Outside the main thread signals cannot be caught: the flag is only set
-    by hand there."""
+def catch_sigint(flag: StopFlag, stop_core: bool = True) -> Iterator[StopFlag]:
+    """Ctrl-C sets `flag` (and, with `stop_core`, stops the core's work); a
+    second one aborts, the core included. A data-parallel rank passes
+    ``stop_core=False``: no rank may stop a step the others are in (the
+    ranks agree on the flag through the step's all-reduce). Outside the main
+    thread signals cannot be caught: the flag is only set by hand there."""
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
@@ -59,7 +61,8 @@ def catch_sigint(flag: StopFlag) -> Iterator[StopFlag]:
                     _core.set_interrupt(ABORT)
                 else:
                     flag.set()
-                    _core.set_interrupt(STOP)
+                    if stop_core:
+                        _core.set_interrupt(STOP)
 
     def handler(signum: int, frame: object) -> None:
         if flag.aborted:

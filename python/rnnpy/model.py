@@ -3,7 +3,7 @@ core (which checks them and releases the GIL for the numerical work)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -17,6 +17,11 @@ ModelConfig = _core.ModelConfig
 RecurrentState = _core.RecurrentState
 GRPOStats = _core.GrpoStats
 FloatArray = npt.NDArray[np.float32]
+#: ModelConfig's fields, in its constructor's order (what config.json and `info` list).
+CONFIG_FIELDS = (
+    "vocab_size", "embed_size", "hidden_size", "num_layers", "num_heads",
+    "num_experts", "top_k", "fast_mode", "use_rwkv",
+)  # fmt: skip
 
 
 class Completion(NamedTuple):
@@ -110,11 +115,40 @@ class Model:
         """Feeds one token per sequence and advances `state`; returns logits `[B, V]`."""
         return self._core.step(state, token_list(tokens, "tokens"))
 
-    def generate(self, prompt: Sequence[int], length: int, temperature: float = 0.8, seed: int = 0) -> list[int]:
-        """Feeds `prompt` once, then samples `length` ids (temperature 0: argmax)."""
-        if length < 0:
-            raise InputError(f"length must be non-negative, got {length}")
-        return list(self._core.generate(token_list(prompt, "prompt"), length, temperature, seed))
+    def generate(
+        self,
+        prompt: Sequence[int],
+        length: int,
+        temperature: float = 0.8,
+        seed: int = 0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+    ) -> list[int]:
+        """Feeds `prompt` once, then samples `length` ids (temperature 0:
+        argmax; only the `top_k` most likely ids, 0 = all; only the fewest
+        most likely whose probability reaches `top_p`, 1 = all)."""
+        _check_counts(length, top_k)
+        return list(self._core.generate(token_list(prompt, "prompt"), length, temperature, seed, top_k, top_p))
+
+    def stream(
+        self,
+        prompt: Sequence[int],
+        length: int,
+        temperature: float = 0.8,
+        seed: int = 0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+    ) -> Iterator[int]:
+        """`generate`'s ids one at a time, as they are drawn (the same ids for
+        the same seed). The prompt is checked and fed before this returns."""
+        _check_counts(length, top_k)
+        tokens = _core.TokenStream(self._core, token_list(prompt, "prompt"), temperature, seed, top_k, top_p)
+
+        def ids() -> Iterator[int]:
+            for _ in range(length):
+                yield from tokens.next(1)
+
+        return ids()
 
     # -- reinforcement learning (rnnpy.rl) ------------------------------------
 
@@ -136,16 +170,18 @@ class Model:
         )
         return [Completion(list(t), list(lp)) for t, lp in out]
 
-    def token_log_probs(self, sequences: object) -> FloatArray:
-        """`log π(seq[n, t] | seq[n, < t])` for sequences `[N, T]` (column 0 is 0)."""
-        return _core.rl_token_log_probs(self._core, token_array(sequences, "sequences"))
+    def token_log_probs(self, sequences: object, temperature: float = 1.0) -> FloatArray:
+        """`log π(seq[n, t] | seq[n, < t])` for sequences `[N, T]` (column 0 is
+        0), from `softmax(logits / temperature)`: the distribution sampled at
+        that temperature."""
+        return _core.rl_token_log_probs(self._core, token_array(sequences, "sequences"), temperature)
 
     def grpo_loss_and_grad(
-        self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0
+        self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0, temperature: float = 1.0
     ) -> tuple[GRPOStats, dict[str, FloatArray]]:
         """The clipped GRPO loss of `batch` (see `Trainer.grpo_step`), its
         statistics and the gradient of every parameter, without an update."""
-        stats, grads = _core.rl_loss_and_grad(self._core, batch.core, clip, kl_beta)
+        stats, grads = _core.rl_loss_and_grad(self._core, batch.core, clip, kl_beta, temperature)
         return stats, dict(grads)
 
 
@@ -177,3 +213,11 @@ class GRPOBatch:
     def core(self) -> _core.GrpoBatch:
         """The raw binding, for Model.grpo_loss_and_grad and Trainer.grpo_step."""
         return self._core
+
+
+def _check_counts(length: int, top_k: int) -> None:
+    """The core takes these unsigned: a negative one is named here rather than as an overflow."""
+    if length < 0:
+        raise InputError(f"length must be non-negative, got {length}")
+    if top_k < 0:
+        raise InputError(f"top_k must be non-negative (0 keeps every token), got {top_k}")

@@ -108,8 +108,12 @@ class Trainer:
 
     def apply_gradient(self, grad: npt.ArrayLike) -> float:
         """Global-norm clip and one AdamW update from a flat gradient; returns
-        the norm before clipping. `gradient` then this is one `step`."""
-        return float(self._core.apply_gradient(self.model.core, np.ascontiguousarray(grad, np.float32)))
+        the norm before clipping (the update is not applied when it is not
+        finite). `gradient` then this is one `step`. A contiguous, writable
+        float32 array is used as it is (no copy) and is left clipped; anything
+        else is copied first."""
+        g = np.require(grad, np.float32, ["C", "W"])
+        return float(self._core.apply_gradient(self.model.core, g))
 
     def steps(
         self, inputs: object, targets: object, skip_non_finite: bool = False
@@ -121,12 +125,17 @@ class Trainer:
         x, y = token_array(inputs, "inputs", 3), token_array(targets, "targets", 3)
         return self._core.steps(self.model.core, x, y, skip_non_finite)
 
-    def grpo_step(self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0) -> GRPOStats:
+    def grpo_step(
+        self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0, temperature: float = 1.0
+    ) -> GRPOStats:
         """One GRPO update of the model: the clipped objective over `batch`'s
         completion tokens (ε = `clip`) plus, with `kl_beta` > 0, β·KL to its
-        reference log-probs; then global-norm clip and AdamW. Returns the
-        statistics before the update and the pre-clip gradient norm."""
-        return self._core.grpo_step(self.model.core, batch.core, clip, kl_beta)
+        reference log-probs; then global-norm clip and AdamW. Log-probs are
+        taken at `temperature`, the one the completions were sampled at (their
+        old and reference log-probs must be too), so the ratio is the
+        importance ratio. Returns the statistics before the update and the
+        pre-clip gradient norm."""
+        return self._core.grpo_step(self.model.core, batch.core, clip, kl_beta, temperature)
 
     def state(self) -> tuple[int, npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """`(step, m, v)`: AdamW's step count and flat moments (checkpoint order)."""

@@ -1,72 +1,66 @@
-"""The supervised training loop of spec/MODEL.md ("Training semantics"),
-reusable by the CLI and by RL's supervised warm-up.
+"""The supervised training loop, reusable by the CLI, the Python API and RL's
+supervised warm-up.
 
-It never prints: progress and epoch results go to callbacks. Work is handed
-to Rust in bounded chunks of batches (``Trainer.steps``, GIL released); a
-Ctrl-C (``rnnpy.interrupt``) stops the core within a time step, the
-interrupted epoch is rolled back, and the result is always the state after
-the last completed epoch. A step whose loss or gradient norm is not finite
+``train`` runs batches from a source (``rnnpy.batching``) under a plan: a
+budget (epochs, steps, seconds), a learning-rate schedule, held-out
+evaluations and early stopping (``rnnpy.schedule``, ``rnnpy.evaluation``).
+Where the run is — epoch, batch within it, training seconds, the best
+validation loss, the carried stream state — is a ``Position`` that a
+checkpoint stores, so a run stopped anywhere resumes exactly.
+
+It never prints: results go to callbacks. Work is handed to Rust in bounded
+chunks (``Trainer.steps``, GIL released); a Ctrl-C (``rnnpy.interrupt``)
+stops the core within a time step, the interrupted epoch is rolled back, and
+the result is the state after the last completed epoch. A budget, by
+contrast, stops the run after the step where it ran out, and the final
+evaluation still happens. A step whose loss or gradient norm is not finite
 is never applied: it stops training with DivergenceError, or with
 ``skip_non_finite`` is skipped and counted.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-from rnnpy.errors import DivergenceError, TextTooShortError
+from rnnpy.batching import BatchSource, ShuffledWindows, make_windows
+from rnnpy.data_parallel import DataParallel
+from rnnpy.errors import TextTooShortError
+from rnnpy.evaluation import Score
 from rnnpy.interrupt import StopFlag, catch_sigint
+from rnnpy.loop import CHUNK_TOKENS, Loop
+from rnnpy.model import Model
+from rnnpy.progress import (
+    EpochResult,
+    EvalResult,
+    FitResult,
+    Position,
+    Tick,
+    state_from_values,
+    state_values,
+)
+from rnnpy.schedule import Budget, EvalEvery, Plan
 from rnnpy.trainer import Trainer
 
-__all__ = ["EpochResult", "FitResult", "StopFlag", "catch_sigint", "fit", "make_windows"]
-
-CHUNK_TOKENS = 32_768  # about this many tokens per call into Rust
-
-
-def make_windows(ids: list[int] | np.ndarray, seq_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs ``t[:-1]`` and targets ``t[1:]`` cut into non-overlapping windows
-    of ``seq_length``; a partial last window is dropped. Returns ``[W, T]`` each."""
-    t = np.asarray(ids, dtype=np.int64)
-    n = (len(t) - 1) // seq_length if len(t) > 1 else 0
-    if n == 0:
-        raise TextTooShortError(
-            f"the text gives {max(len(t) - 1, 0)} training positions, fewer than one window of "
-            f"seqLength={seq_length}: use a longer text or a smaller --seqLength"
-        )
-    used = n * seq_length
-    return t[:used].reshape(n, seq_length), t[1 : used + 1].reshape(n, seq_length)
-
-
-@dataclass
-class EpochResult:
-    epoch: int  # 1-based: the number of completed epochs
-    loss: float  # mean batch loss
-    grad_norm: float  # mean pre-clip gradient norm
-    tokens: int  # target positions trained on this epoch
-    seconds: float  # this epoch's wall time
-    elapsed: float  # since the start of fit()
-    skipped: int = 0  # steps not applied: their loss or gradient norm was not finite (skip_non_finite)
-
-
-@dataclass
-class FitResult:
-    epoch: int  # last completed epoch
-    best_loss: float | None  # None when no epoch ran
-    last_loss: float | None
-    interrupted: bool
-    elapsed: float
-
-
-def _batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Index arrays of the batches of one epoch; the last may be partial (kept,
-    as the old program did)."""
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+__all__ = [
+    "CHUNK_TOKENS",
+    "EpochResult",
+    "EvalEvery",
+    "EvalResult",
+    "FitResult",
+    "Plan",
+    "Position",
+    "StopFlag",
+    "TextTooShortError",
+    "Tick",
+    "catch_sigint",
+    "fit",
+    "make_windows",
+    "state_from_values",
+    "state_values",
+    "train",
+]
 
 
 def fit(
@@ -83,87 +77,59 @@ def fit(
     stop: StopFlag | None = None,
     skip_non_finite: bool = False,
 ) -> FitResult:
-    """Train epochs ``start_epoch+1 .. epochs`` on windows ``inputs``/``targets``
-    ``[W, T]``: each epoch shuffles the windows with ``rng`` and takes one
-    AdamW step per batch. ``on_progress(done_tokens, epoch_tokens)`` is called
-    after every chunk; ``stop`` is checked after every chunk (and by the core
-    within steps). A non-finite loss or gradient norm raises DivergenceError
-    (the model is left at the last applied step: nothing non-finite is ever
-    applied) unless ``skip_non_finite``, which skips such steps and counts
-    them — until a whole epoch is skipped or the weights themselves are not
-    finite, which is divergence too."""
-    stop = stop or StopFlag()
-    w, t = inputs.shape
-    chunk = max(1, CHUNK_TOKENS // (batch_size * t))
-    t0 = time.perf_counter()
-    best: float | None = None
-    last: float | None = None
-    done_epoch = start_epoch
-    for epoch in range(start_epoch, epochs):
-        e0 = time.perf_counter()
-        rng_state = rng.bit_generator.state  # an interrupted epoch is undone, its shuffle included
-        batches = _batches(rng.permutation(w), batch_size)
-        full = [b for b in batches if len(b) == batch_size]
-        partial = [b for b in batches if len(b) != batch_size]
-        groups = [full[i : i + chunk] for i in range(0, len(full), chunk)] + [[b] for b in partial]
-        snapshot = _snapshot(trainer)  # Ctrl-C can stop the core inside any chunk
-        losses: list[float] = []
-        norms: list[float] = []
-        skipped = steps = tokens = 0
-        for group in groups:
-            idx = np.stack(group)  # [N, B]
-            ls, ns = trainer.steps(inputs[idx], targets[idx], skip_non_finite=skip_non_finite)  # [<= N] each
-            for loss, norm in zip(np.asarray(ls, np.float64).tolist(), np.asarray(ns, np.float64).tolist()):
-                steps += 1
-                if math.isfinite(loss) and math.isfinite(norm):
-                    losses.append(loss)
-                    norms.append(norm)
-                elif not skip_non_finite or not trainer.model.is_finite():
-                    raise _diverged(epoch + 1, steps, len(batches), loss, norm, last)
-                else:
-                    skipped += 1
-            if len(ls) < len(group):  # only Ctrl-C ends a call early here
-                _restore(trainer, snapshot)
-                rng.bit_generator.state = rng_state
-                return FitResult(done_epoch, best, last, True, time.perf_counter() - t0)
-            tokens += idx.size * t
-            if on_progress is not None:
-                on_progress(tokens, w * t)
-            if stop.is_set and tokens < w * t:
-                _restore(trainer, snapshot)
-                rng.bit_generator.state = rng_state
-                return FitResult(done_epoch, best, last, True, time.perf_counter() - t0)
-        if not losses:
-            raise _diverged(epoch + 1, steps, len(batches), float("nan"), float("nan"), last, whole_epoch=True)
-        loss = float(np.mean(losses))
-        last = loss
-        best = loss if best is None else min(best, loss)
-        done_epoch = epoch + 1
-        now = time.perf_counter()
-        if on_epoch is not None:
-            on_epoch(EpochResult(done_epoch, loss, float(np.mean(norms)), tokens, now - e0, now - t0, skipped))
-        if stop.is_set:
-            return FitResult(done_epoch, best, last, True, now - t0)
-    return FitResult(done_epoch, best, last, False, time.perf_counter() - t0)
+    """The old program's training: epochs ``start_epoch+1 .. epochs`` of the
+    windows ``inputs``/``targets`` ``[W, T]``, shuffled with ``rng``, one AdamW
+    step per batch at the trainer's rate. ``on_progress(done_tokens,
+    epoch_tokens)`` is called after every chunk; ``stop`` is checked after
+    every chunk (and by the core within steps). Non-finite steps: see ``train``."""
+
+    def tick(t: Tick) -> None:
+        if on_progress is not None:
+            on_progress(t.epoch_tokens_done, t.epoch_tokens)
+
+    source = ShuffledWindows(inputs, targets, batch_size)
+    plan = Plan(Budget(epochs))
+    return train(
+        trainer,
+        source,
+        plan,
+        rng=rng,
+        at=Position(epoch=start_epoch),
+        on_epoch=on_epoch,
+        on_tick=tick,
+        stop=stop,
+        skip_non_finite=skip_non_finite,
+    )
 
 
-def _diverged(
-    epoch: int, step: int, steps: int, loss: float, norm: float, last: float | None, whole_epoch: bool = False
-) -> DivergenceError:
-    where = f"in epoch {epoch}, every one of its {steps} steps" if whole_epoch else f"at epoch {epoch}, step {step}"
-    before = f"the last finite epoch loss was {last:.6f}" if last is not None else "no epoch of this run had finished"
-    return DivergenceError(f"training diverged {where} (loss {loss}, gradient norm {norm}); {before}")
+def train(
+    trainer: Trainer,
+    source: BatchSource,
+    plan: Plan,
+    *,
+    rng: np.random.Generator,
+    evaluate: Callable[[Model], Score] | None = None,
+    at: Position | None = None,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    on_eval: Callable[[EvalResult], None] | None = None,
+    on_tick: Callable[[Tick], None] | None = None,
+    stop: StopFlag | None = None,
+    parallel: DataParallel | None = None,
+    skip_non_finite: bool = False,
+) -> FitResult:
+    """Trains from position ``at`` (default: the start) until the plan's
+    budget is used, patience runs out or ``stop`` is set. ``rng`` must be at
+    the current epoch's start (``at.rng_state``); ``evaluate`` scores the
+    held-out text (``rnnpy.evaluation.score``) at the plan's evaluations and
+    at the end. ``at`` is advanced in place. With ``parallel``, this process
+    is one rank of a data-parallel run (``rnnpy.data_parallel``): every rank
+    calls ``train`` alike and takes its share of each batch.
 
-
-Snapshot = tuple[dict[str, npt.NDArray[np.float32]], tuple[int, npt.NDArray[np.float32], npt.NDArray[np.float32]]]
-
-
-def _snapshot(trainer: Trainer) -> Snapshot:
-    return trainer.model.parameters(), trainer.state()
-
-
-def _restore(trainer: Trainer, snapshot: Snapshot | None) -> None:
-    if snapshot is not None:
-        params, (step, m, v) = snapshot
-        trainer.model.set_parameters(params)
-        trainer.set_state(step, m, v)
+    A non-finite loss or gradient norm raises DivergenceError (the model is
+    left at the last applied step: nothing non-finite is ever applied)
+    unless ``skip_non_finite``, which skips such steps and counts them
+    (``EpochResult.skipped``) — until a whole epoch is skipped or the weights
+    themselves are not finite, which is divergence too."""
+    pos = at or Position()
+    loop = Loop(trainer, source, plan, rng, evaluate, pos, on_epoch, on_eval, on_tick, stop, parallel, skip_non_finite)
+    return loop.run()

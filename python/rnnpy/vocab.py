@@ -15,6 +15,7 @@ from typing import Union
 
 from rnnpy.errors import VocabularyError
 from rnnpy.tokenizer import BPETokenizer
+from rnnpy.tokenizer.hf import char_vocab_to_huggingface_json
 from rnnpy.tokenizer.ids import LATIN1, SPECIAL_TOKENS
 
 
@@ -72,6 +73,10 @@ class CharVocab:
         """Id -> the text to print for it while streaming."""
         return self.token
 
+    def to_huggingface_json(self) -> str:
+        """A Hugging Face ``tokenizers`` JSON giving the same ids (tokenizer/hf.py)."""
+        return char_vocab_to_huggingface_json(self.chars)
+
 
 class BPEVocab:
     """The ids of a BPE tokenizer (rnnpy.tokenizer)."""
@@ -104,6 +109,10 @@ class BPEVocab:
 
     def token(self, i: int) -> str:
         return self.tokenizer.token(i)
+
+    def to_huggingface_json(self) -> str:
+        """A Hugging Face ``tokenizers`` JSON giving the same ids (tokenizer/hf.py)."""
+        return self.tokenizer.to_huggingface_json()
 
     def printer(self) -> Callable[[int], str]:
         """Id -> text to print. Old-scheme (latin1) tokens print as their

@@ -153,23 +153,79 @@ fn sampling_feeds_the_prompt_and_reports_policy_log_probs() {
     let model = tiny_model(3);
     let prompts = vec![vec![1, 2, 3], vec![4, 5, 6, 6]];
     let out = sample_groups(&model, &prompts, &sample_cfg(4, 1.0), &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
-    assert_eq!(out.len(), 8);
+    check_sampled_log_probs(&model, &prompts, &out, 1.0);
+    // Deterministic by seed.
+    let again = sample_groups(&model, &prompts, &sample_cfg(4, 1.0), &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
+    assert_eq!(out, again);
+}
+
+/// `log softmax(logits / τ)[token]`, straight from the model's logits in f64.
+fn direct_log_prob(model: &Model, prefix: &[u32], token: u32, tau: f64) -> f64 {
+    let logits = model.logits(Batch { tokens: prefix, b: 1, t: prefix.len() }).unwrap();
+    let row: Vec<f64> = logits.row(prefix.len() - 1).iter().map(|&x| x as f64 / tau).collect();
+    let m = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    row[token as usize] - m - row.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// The sampler's log-probs, `token_log_probs` at the same τ, and the direct
+/// computation agree: the sampled distribution is the one the loss's ratio uses.
+fn check_sampled_log_probs(model: &Model, prompts: &[Vec<u32>], out: &[rnnpy_core::rl::Completion], tau: f32) {
+    let g = out.len() / prompts.len();
     for (i, c) in out.iter().enumerate() {
-        let prompt = &prompts[i / 4];
+        let prompt = &prompts[i / g];
         assert!(!c.tokens.is_empty() && c.tokens.len() <= 6 && c.tokens.len() == c.log_probs.len());
         assert!(c.tokens[..c.tokens.len() - 1].iter().all(|&x| x != 0), "sampling continued past a stop id");
         // The log-probs are those of the whole sequence read from zero state:
         // the completion was sampled from the state after the prompt.
         let seq: Vec<u32> = prompt.iter().chain(&c.tokens).copied().collect();
-        let lp = token_log_probs(&model, &seq, 1, seq.len()).unwrap();
+        let lp = token_log_probs(model, &seq, 1, seq.len(), tau).unwrap();
         for (k, &l) in c.log_probs.iter().enumerate() {
             let want = lp.data[prompt.len() + k];
             assert!((l - want).abs() < 1e-4, "completion {i} token {k}: sampled log-prob {l}, recomputed {want}");
+            let direct = direct_log_prob(model, &seq[..prompt.len() + k], seq[prompt.len() + k], tau as f64);
+            assert!((l as f64 - direct).abs() < 1e-4, "completion {i} token {k}: {l}, directly {direct} at τ {tau}");
         }
     }
-    // Deterministic by seed.
-    let again = sample_groups(&model, &prompts, &sample_cfg(4, 1.0), &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
-    assert_eq!(out, again);
+}
+
+#[test]
+fn log_probs_are_taken_at_the_sampling_temperature() {
+    let model = tiny_model(3);
+    let prompts = vec![vec![1, 2, 3], vec![4, 5, 6, 6]];
+    for tau in [0.5f32, 1.7] {
+        let out = sample_groups(&model, &prompts, &sample_cfg(4, tau), &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
+        check_sampled_log_probs(&model, &prompts, &out, tau);
+        // π_θ = π_old at the sampling temperature: every ratio is 1 (at τ = 1
+        // instead of τ it would not be), so the update starts at the unclipped point.
+        let seqs: Vec<Vec<u32>> =
+            out.iter().enumerate().map(|(i, c)| [&prompts[i / 4][..], &c.tokens].concat()).collect();
+        let t = seqs.iter().map(Vec::len).max().unwrap();
+        let mut flat = vec![0u32; seqs.len() * t];
+        let (mut mask, mut old) = (vec![0f32; flat.len()], vec![0f32; flat.len()]);
+        for (i, (s, c)) in seqs.iter().zip(&out).enumerate() {
+            flat[i * t..i * t + s.len()].copy_from_slice(s);
+            let p = s.len() - c.tokens.len();
+            for k in 0..c.tokens.len() {
+                mask[i * t + p + k] = 1.0;
+                old[i * t + p + k] = c.log_probs[k];
+            }
+        }
+        let adv: Vec<f32> = (0..seqs.len()).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let b = GrpoBatch {
+            sequences: &flat,
+            n: seqs.len(),
+            t,
+            mask: &mask,
+            old_log_probs: &old,
+            ref_log_probs: None,
+            advantages: &adv,
+        };
+        let at = |temperature| grpo_loss_and_grad(&model, b, GrpoConfig { clip: 0.2, kl_beta: 0.0, temperature });
+        let (stats, _) = at(tau).unwrap();
+        assert!((stats.mean_ratio - 1.0).abs() < 1e-4 && stats.clip_fraction == 0.0, "τ {tau}: {stats:?}");
+        let (untempered, _) = at(1.0).unwrap();
+        assert!((untempered.mean_ratio - 1.0).abs() > 1e-2, "τ {tau}: the ratio at τ = 1 should not be 1");
+    }
 }
 
 #[test]
@@ -197,19 +253,26 @@ fn the_first_token_distribution_depends_on_the_prompt() {
 }
 
 /// The whole chain (model forward, token log-probs, GRPO op) against central
-/// differences on a few parameter entries, in f64 accumulation.
+/// differences on a few parameter entries, in f64 accumulation, at τ = 1 and
+/// at another temperature (the 1/τ of the logits' gradient).
 #[test]
 fn grpo_loss_and_grad_matches_finite_differences_on_parameters() {
+    for tau in [1.0f32, 0.6] {
+        grpo_finite_differences(tau);
+    }
+}
+
+fn grpo_finite_differences(tau: f32) {
     let model = tiny_model(9);
     let (n, t) = (4, 6);
     let seqs: Vec<u32> = vec![1, 2, 3, 4, 0, 0, 2, 3, 5, 1, 6, 0, 4, 4, 1, 0, 0, 0, 5, 6, 2, 2, 3, 0];
     let mask: Vec<f32> = (0..n * t).map(|i| if i % t >= 2 && seqs[i] != 0 || i % t == 3 { 1.0 } else { 0.0 }).collect();
-    let base = token_log_probs(&model, &seqs, n, t).unwrap();
+    let base = token_log_probs(&model, &seqs, n, t, tau).unwrap();
     // π_old slightly off π_θ so ratios differ from 1; a reference further off.
     let old: Vec<f32> = base.data.iter().enumerate().map(|(i, x)| x + 0.05 * ((i % 7) as f32 - 3.0)).collect();
     let reference: Vec<f32> = base.data.iter().enumerate().map(|(i, x)| x - 0.2 * ((i % 3) as f32)).collect();
     let adv = [1.0f32, -0.5, 0.7, -1.2];
-    let cfg = GrpoConfig { clip: 0.2, kl_beta: 0.1 };
+    let cfg = GrpoConfig { clip: 0.2, kl_beta: 0.1, temperature: tau };
     let batch = |m: &Model| {
         let b = GrpoBatch {
             sequences: &seqs,
@@ -236,7 +299,7 @@ fn grpo_loss_and_grad_matches_finite_differences_on_parameters() {
             let ana = grads[p].data[j] as f64;
             assert!(
                 (num - ana).abs() <= 0.03 * ana.abs() + 2e-4,
-                "param {p}[{j}]: analytic {ana:.6e}, numeric {num:.6e}"
+                "τ {tau}, param {p}[{j}]: analytic {ana:.6e}, numeric {num:.6e}"
             );
             checked += 1;
         }
@@ -249,7 +312,7 @@ fn bad_batches_are_errors_not_panics() {
     let model = tiny_model(1);
     let seqs = [1u32, 2, 3, 4];
     let zeros = [0.0f32; 4];
-    let cfg = GrpoConfig { clip: 0.2, kl_beta: 0.0 };
+    let cfg = GrpoConfig { clip: 0.2, kl_beta: 0.0, temperature: 1.0 };
     let b = |mask: &'static [f32], adv: &'static [f32]| GrpoBatch {
         sequences: &seqs,
         n: 2,
@@ -268,8 +331,13 @@ fn bad_batches_are_errors_not_panics() {
         let err = grpo_loss_and_grad(&model, b(mask, adv), cfg).expect_err(msg).to_string();
         assert!(err.contains(msg), "{err}");
     }
-    assert!(token_log_probs(&model, &[1, 9], 1, 2).is_err());
-    assert!(token_log_probs(&model, &[1], 1, 1).is_err());
+    assert!(token_log_probs(&model, &[1, 9], 1, 2, 1.0).is_err());
+    assert!(token_log_probs(&model, &[1], 1, 1, 1.0).is_err());
+    for tau in [0.0, -1.0, f32::NAN] {
+        assert!(token_log_probs(&model, &[1, 2], 1, 2, tau).expect_err("τ").to_string().contains("temperature"));
+        let cfg = GrpoConfig { temperature: tau, ..cfg };
+        assert!(grpo_loss_and_grad(&model, b(&[0.0, 1.0, 0.0, 1.0], &[1.0, 1.0]), cfg).is_err());
+    }
     assert!(sample_groups(&model, &[vec![]], &sample_cfg(2, 1.0), &mut ChaCha8Rng::seed_from_u64(0)).is_err());
 }
 
@@ -290,14 +358,20 @@ fn fused_grpo_matches_the_tape() {
     let (n, t) = (19, 7); // three chunks of sequences
     let seqs: Vec<u32> = (0..n * t).map(|i| ((i * 7 + i / t) % 7) as u32).collect();
     let mask: Vec<f32> = (0..n * t).map(|i| if i % t >= 3 && (i / t) % 4 != 3 { 1.0 } else { 0.0 }).collect();
-    let base = reference_token_log_probs(&model, &seqs, n, t).unwrap();
-    let fused_lp = token_log_probs(&model, &seqs, n, t).unwrap();
+    for tau in [0.7f32, 1.6] {
+        let tape = reference_token_log_probs(&model, &seqs, n, t, tau).unwrap();
+        let fused = token_log_probs(&model, &seqs, n, t, tau).unwrap();
+        let d = tape.data.iter().zip(&fused.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(d < 1e-5, "token log-probs at τ {tau} differ by {d}");
+    }
+    let base = reference_token_log_probs(&model, &seqs, n, t, 1.0).unwrap();
+    let fused_lp = token_log_probs(&model, &seqs, n, t, 1.0).unwrap();
     let d = base.data.iter().zip(&fused_lp.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(d < 1e-5, "token log-probs differ by {d}");
     let old: Vec<f32> = base.data.iter().enumerate().map(|(i, x)| x + 0.04 * ((i % 5) as f32 - 2.0)).collect();
     let reference: Vec<f32> = base.data.iter().enumerate().map(|(i, x)| x - 0.1 * ((i % 3) as f32)).collect();
     let adv: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
-    for (with_ref, beta) in [(false, 0.0), (true, 0.1)] {
+    for (with_ref, beta, temperature) in [(false, 0.0, 1.0), (true, 0.1, 1.0), (true, 0.1, 0.7)] {
         let b = GrpoBatch {
             sequences: &seqs,
             n,
@@ -307,7 +381,7 @@ fn fused_grpo_matches_the_tape() {
             ref_log_probs: with_ref.then_some(&reference[..]),
             advantages: &adv,
         };
-        let cfg = GrpoConfig { clip: 0.2, kl_beta: beta };
+        let cfg = GrpoConfig { clip: 0.2, kl_beta: beta, temperature };
         let (fs, fg) = grpo_loss_and_grad(&model, b, cfg).unwrap();
         let (ts, tg) = reference_grpo_loss_and_grad(&model, b, cfg).unwrap();
         assert_eq!((fs.tokens, fs.clip_fraction), (ts.tokens, ts.clip_fraction));

@@ -22,8 +22,12 @@ from rnnpy.cli.commands import COMMANDS, GROUPS
 from rnnpy.errors import (
     CheckpointError,
     ConfigError,
+    DistributedError,
     DivergenceError,
+    ExportError,
     MemoryLimitError,
+    MetricsError,
+    MissingDependencyError,
     TaskError,
     TextTooShortError,
     TokenizerError,
@@ -32,10 +36,10 @@ from rnnpy.errors import (
 )
 
 #: What the user can cause: a bad command line, model configuration, file,
-#: text or task, a model too large for the machine, a run that diverged —
-#: and OSError, for the files and streams the user named. rnnpy.InputError is
-#: not here: the CLI builds every array itself, so one reaching this boundary
-#: is a bug.
+#: text or task, a model too large for the machine, a run that diverged, a
+#: distributed set-up, an optional package not installed — and OSError, for
+#: the files and streams the user named. rnnpy.InputError is not here: the CLI
+#: builds every array itself, so one reaching this boundary is a bug.
 USER_ERRORS = (
     UsageError,
     ConfigError,
@@ -46,6 +50,10 @@ USER_ERRORS = (
     TextTooShortError,
     MemoryLimitError,
     DivergenceError,
+    DistributedError,
+    ExportError,
+    MetricsError,
+    MissingDependencyError,
     OSError,
 )
 

@@ -1,6 +1,6 @@
 """Rendering with rich. The old program's lines are kept word for word so
 logs stay greppable; a terminal also gets a header panel and a live progress
-bar (epochs, loss, tokens/s, ETA). Nothing here computes anything."""
+bar (the budget's progress, loss, validation loss, tokens/s, ETA). Nothing here computes anything."""
 
 from __future__ import annotations
 
@@ -12,20 +12,21 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rnnpy.training import EpochResult
+from rnnpy.training import EpochResult, EvalResult, Tick
 
 RULE = "-" * 70
 
 
 class Reporter:
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.out = Console(highlight=False, soft_wrap=True, quiet=quiet)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+    def __init__(self, quiet: bool = False, silent: bool = False) -> None:
+        """`quiet`: results only; `silent`: nothing (a data-parallel rank but rank 0)."""
+        self.quiet = quiet or silent
+        self.silent = silent
+        self.out = Console(highlight=False, soft_wrap=True, quiet=self.quiet)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True, quiet=silent)
         self.live = self.out.is_terminal and not quiet
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-        self._epochs = (0, 0)
 
     # -- plain lines ---------------------------------------------------------
     def line(self, text: str = "") -> None:
@@ -55,15 +56,15 @@ class Reporter:
             self.line(f"Seed: {rows['seed']}")
 
     # -- training progress -----------------------------------------------------
-    def start_training(self, start_epoch: int, epochs: int) -> None:
-        self._epochs = (start_epoch, epochs)
-        self._tokens = 0
-        if not self.live or epochs <= start_epoch:
+    def start_training(self, title: str) -> None:
+        """A live bar on a terminal: the share of the run's budget used (epochs, steps or time)."""
+        if not self.live:
             return
         self._progress = Progress(
-            TextColumn(f"epoch {{task.fields[epoch]}}/{epochs}"),
+            TextColumn(title),
             BarColumn(),
             TextColumn("loss {task.fields[loss]}"),
+            TextColumn("val {task.fields[val]}"),
             TextColumn("{task.fields[tps]} tok/s"),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -71,24 +72,23 @@ class Reporter:
             transient=True,
         )
         self._progress.start()
-        self._task = self._progress.add_task(
-            "train", total=float(epochs - start_epoch), epoch=start_epoch, loss="-", tps="-"
-        )
+        self._task = self._progress.add_task("train", total=1.0, epoch="-", loss="-", val="-", tps="-")
 
-    def progress(self, done_tokens: int, epoch_tokens: int) -> None:
+    def tick(self, t: Tick) -> None:
         if self._progress is not None and self._task is not None:
-            start, _ = self._epochs
-            current = self._progress.tasks[0].fields["epoch"]
-            self._progress.update(self._task, completed=(current - start) + done_tokens / epoch_tokens)
+            tps = f"{t.tokens / t.elapsed:,.0f}" if t.elapsed > 0 else "-"  # over the run: steadier
+            self._progress.update(
+                self._task, completed=t.progress, epoch=f"{t.epoch:.2f}", loss=f"{t.loss:.4f}", tps=tps
+            )
 
     def epoch(self, r: EpochResult, log: bool) -> None:
-        if self._progress is not None and self._task is not None:
-            start, _ = self._epochs
-            self._tokens += r.tokens  # throughput over the whole run: steadier than per epoch
-            tps = f"{self._tokens / r.elapsed:,.0f}" if r.elapsed > 0 else "-"
-            self._progress.update(self._task, completed=r.epoch - start, epoch=r.epoch, loss=f"{r.loss:.4f}", tps=tps)
         if log:
             self.line(epoch_line(r))
+
+    def evaluation(self, e: EvalResult, line: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, val=f"{e.score.loss:.4f}")
+        self.line(line)
 
     def stop_training(self) -> None:
         if self._progress is not None:
@@ -103,4 +103,5 @@ class Reporter:
 
 
 def epoch_line(r: EpochResult) -> str:
-    return f"Epoch {r.epoch:4} | Loss: {r.loss:.6f} | \u2207: {r.grad_norm:.4f} | Time: {r.elapsed:.1f}s"
+    skipped = f" | Skipped: {r.skipped} non-finite steps" if r.skipped else ""
+    return f"Epoch {r.epoch:4} | Loss: {r.loss:.6f} | \u2207: {r.grad_norm:.4f} | Time: {r.elapsed:.1f}s{skipped}"

@@ -1,7 +1,8 @@
 """``python -m rnnpy generate``: sample text from a checkpoint alone.
 
 The prompt is fed once; sampling starts from the state after its last token
-and each token is written out as soon as it is drawn. Without ``--prompt``
+(temperature, then ``--sampleTopK`` / ``--sampleTopP``) and each token is
+written out as soon as it is drawn. Without ``--prompt``
 generation starts from the first character of the training text, as the old
 program did (rnnpy stores that character in the checkpoint).
 """
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import secrets
 
-from rnnpy import _core
-from rnnpy.checkpoint import load_checkpoint
 from rnnpy.cli.commands import TrainArgs
 from rnnpy.cli.console import RULE, Reporter
 from rnnpy.cli.data import checkpoint_vocab
-from rnnpy.cli.options import RunOptions
+from rnnpy.cli.options import GenerationOptions, RunOptions
 from rnnpy.errors import UsageError
+from rnnpy.export import open_model
+from rnnpy.lm import LanguageModel
 from rnnpy.metadata import RunMetadata
 from rnnpy.model import Model
 from rnnpy.vocab import Vocab
@@ -28,32 +29,22 @@ def rust_float(x: float) -> str:
     return s.removesuffix(".0")
 
 
-def sample(
-    model: Model,
-    vocab: Vocab,
-    prompt: str,
-    length: int,
-    temperature: float,
-    seed: int,
-    out: Reporter,
-) -> None:
-    """Feed ``prompt``, then draw ``length`` tokens, streaming them to ``out``
-    (and keeping none: any length runs in constant memory)."""
-    ids = vocab.encode(prompt)
-    if not ids:
+def sample(model: Model, vocab: Vocab, prompt: str, g: GenerationOptions, seed: int, out: Reporter) -> None:
+    """Feed ``prompt``, then draw ``g.gen_length`` tokens (temperature, top-k,
+    top-p of ``g``), streaming them to ``out`` (and keeping none: any length
+    runs in constant memory)."""
+    if not prompt:
         raise UsageError("the prompt is empty: give --prompt=TEXT")
+    pieces = LanguageModel(model, vocab).stream(
+        prompt, g.gen_length, g.temperature, g.sample_top_k, g.sample_top_p, seed
+    )  # checks the prompt against the vocabulary before anything is printed
     if not out.quiet:
-        out.line(f"Temperature: {rust_float(temperature)}\nGenerated ({length} tokens):\n{RULE}")
+        filters = f" | sampleTopK: {g.sample_top_k}" if g.sample_top_k else ""
+        filters += f" | sampleTopP: {rust_float(g.sample_top_p)}" if g.sample_top_p < 1 else ""
+        out.line(f"Temperature: {rust_float(g.temperature)}{filters}\nGenerated ({g.gen_length} tokens):\n{RULE}")
     out.stream(prompt)
-    state = model.new_state(1)
-    sampler = _core.Sampler(seed)
-    show = vocab.printer()
-    for tok in ids:
-        logits = model.step(state, [tok])
-    for _ in range(length):
-        tok = sampler.sample(logits[0], temperature)
-        out.stream(show(tok))
-        logits = model.step(state, [tok])
+    for piece in pieces:
+        out.stream(piece)
     out.stream("\n")
     if not out.quiet:
         out.line(f"{RULE}\n")
@@ -78,10 +69,8 @@ def resolve_seed(run: RunOptions) -> int:
 def run(args: TrainArgs) -> int:
     out = Reporter(args.run.quiet)
     path = args.checkpoint.load_checkpoint
-    ck = load_checkpoint(path)
-    meta = RunMetadata.of(ck)
+    ck, meta = open_model(path)  # a checkpoint file or an export directory
     vocab, text = checkpoint_vocab(meta, ck.config.vocab_size, args.data, args.bpe, args.given, path)
     prompt = args.generation.prompt or start_text(meta, text)
-    g = args.generation
-    sample(ck.model, vocab, prompt, g.gen_length, g.temperature, resolve_seed(args.run), out)
+    sample(ck.model, vocab, prompt, args.generation, resolve_seed(args.run), out)
     return 0

@@ -20,9 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rnnpy.batching import BATCHINGS
 from rnnpy.model import ModelConfig
 from rnnpy.rl.grpo import GRPOConfig
 from rnnpy.rl.tasks import task_names
+from rnnpy.schedule import SCHEDULES, Budget, LRSchedule, parse_duration
+from rnnpy.training import EvalEvery
 
 SAMPLE_TEXT = (
     "hello world this is a modern rnn with rmsnorm residual connections gru gates and swiglu mlp "
@@ -78,6 +81,33 @@ def parse_str(text: str) -> str:
     return text
 
 
+def parse_seconds(text: str) -> float:
+    """A duration (``90s``, ``5m``, ``1h30m``, plain seconds) in seconds."""
+    seconds = parse_duration(text)
+    if not math.isfinite(seconds):
+        raise ValueError("expected a finite duration")
+    return seconds
+
+
+def parse_eval_every(text: str) -> EvalEvery:
+    """``N`` optimizer steps, or ``Nepochs`` (also ``Nepoch``, ``Ne``); 0 = only at the end."""
+    t = text.strip().lower().replace(" ", "")
+    for suffix in ("epochs", "epoch", "e"):
+        if t.endswith(suffix) and t[: -len(suffix)].isdigit():
+            return EvalEvery(epochs=int(t[: -len(suffix)]))
+    if t.isdigit():
+        return EvalEvery(steps=int(t))
+    raise ValueError("expected a number of steps (500) or of epochs (1epoch)")
+
+
+def eval_every_text(v: str) -> str | None:
+    try:
+        parse_eval_every(v)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 Check = Callable[[Any], "str | None"]
 
 
@@ -100,6 +130,14 @@ def non_negative(v: float) -> str | None:
 
 def open_unit(v: float) -> str | None:
     return None if 0 < v < 1 else "must be between 0 and 1 (exclusive)"
+
+
+def fraction(v: float) -> str | None:
+    return None if 0 <= v < 1 else "must be at least 0 and below 1"
+
+
+def unit_top(v: float) -> str | None:
+    return None if 0 < v <= 1 else "must be in (0, 1]"
 
 
 def one_of(*choices: str) -> Check:
@@ -150,6 +188,21 @@ class Option:
             raise ValueError(problem)
         return value
 
+    def checked(self, value: Any) -> Any:
+        """A value given from Python (``rnnpy.train_text``'s keywords): of the
+        option's type (an int for a float is fine), then its check; TypeError
+        or ValueError says what is wrong."""
+        kind = type(self.default)
+        accepted = (int, float) if kind is float else kind
+        if isinstance(value, bool) is not (kind is bool) or not isinstance(value, accepted):
+            raise TypeError(f"expected {kind.__name__}, got {value!r}")
+        if kind is float and not math.isfinite(value):
+            raise ValueError("expected a finite number")
+        problem = self.check(value) if self.check else None
+        if problem:
+            raise ValueError(problem)
+        return float(value) if kind is float else value
+
     def shown_default(self, command: str) -> str:
         default = self.default_for(command)
         if self.shown is not None and command not in self.defaults:
@@ -196,10 +249,12 @@ def option(
     return dataclasses.field(default=default, metadata={_SPEC: spec})
 
 
-TRAIN = frozenset({"train", "generate"})  # generate takes train's options, so a train command line can become one
+# generate and eval take train's options, so a train command line can become one of theirs
+TRAIN = frozenset({"train", "generate", "eval"})
 RL = TRAIN | {"rl"}
 TOKENIZER_TRAIN = frozenset({"tokenizer train"})
 TOKENIZER_USE = frozenset({"tokenizer encode", "tokenizer decode"})
+EXPORT = frozenset({"export"})
 
 # -- the groups ------------------------------------------------------------------
 
@@ -227,7 +282,7 @@ class ModelOptions:
 @dataclass(frozen=True)
 class DataOptions:
     TITLE: ClassVar[str] = "Training data"
-    COMMANDS: ClassVar[frozenset[str]] = RL
+    COMMANDS: ClassVar[frozenset[str]] = RL | EXPORT  # export: the vocabulary of an old program's checkpoint
 
     training_text: str = option(
         "trainingText", SAMPLE_TEXT, "text to train on", shown="(built-in sample)", metavar="TEXT", long_text=True
@@ -239,6 +294,7 @@ class DataOptions:
 class TrainingOptions:
     TITLE: ClassVar[str] = "Training"
     COMMANDS: ClassVar[frozenset[str]] = TRAIN
+    RESUMED: ClassVar[bool] = True  # a resumed run takes these from the checkpoint unless given again
 
     epochs: int = option("epochs", 500, "train up to this epoch", non_negative)
     learning_rate: float = option("learningRate", 0.001, "AdamW learning rate", positive)
@@ -250,6 +306,56 @@ class TrainingOptions:
     skip_non_finite: bool = option(
         "skipNonFinite", False, "skip (and count) steps whose loss or gradient is NaN/inf instead of stopping"
     )
+    batching: str = option(
+        "batching",
+        "shuffled",
+        "how the text becomes batches: shuffled (windows, each epoch), random (windows at any offset) "
+        "or stateful (each row its own stream, state carried)",
+        one_of(*BATCHINGS),
+        metavar="MODE",
+    )
+    max_time: float = option(
+        "maxTime", 0.0, "stop training after this long (90s, 5m, 1h30m; 0 = no limit)", non_negative,
+        parse=parse_seconds, shown="0 (none)", metavar="TIME",
+    )  # fmt: skip
+    max_steps: int = option("maxSteps", 0, "stop after this many optimizer steps in all (0 = no limit)", non_negative)
+    lr_schedule: str = option(
+        "lrSchedule", "constant", "learning rate over the run: constant, cosine or linear decay", one_of(*SCHEDULES),
+        metavar="NAME",
+    )  # fmt: skip
+    warmup_steps: int = option("warmupSteps", 0, "raise the learning rate linearly over this many steps", non_negative)
+    min_learning_rate: float = option("minLearningRate", 0.0, "where cosine and linear decay end", non_negative)
+
+    def budget(self) -> Budget:
+        return Budget(self.epochs, self.max_steps, self.max_time)
+
+    def schedule(self) -> LRSchedule:
+        return LRSchedule(self.learning_rate, self.lr_schedule, self.min_learning_rate, self.warmup_steps)
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    TITLE: ClassVar[str] = "Validation"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+    RESUMED: ClassVar[bool] = True
+
+    fraction: float = option(
+        "valFraction", 0.0, "hold out this last fraction of the training text for validation (0 = none)", fraction
+    )
+    file: str = option("valFile", "", "UTF-8 file to validate on (instead of a held-out fraction)", metavar="FILE")
+    every: str = option(
+        "evalEvery", "1epoch", "validate every N steps, or every N epochs (Nepochs); 0 = only at the end",
+        eval_every_text, metavar="N",
+    )  # fmt: skip
+    save_best: bool = option("saveBest", False, "also save the best-validation model as NAME_best.bin")
+    patience: int = option("patience", 0, "stop after N validations without a new best (0 = never)", non_negative)
+
+    @property
+    def enabled(self) -> bool:
+        return self.fraction > 0 or bool(self.file)
+
+    def eval_every(self) -> EvalEvery:
+        return parse_eval_every(self.every)
 
 
 @dataclass(frozen=True)
@@ -261,6 +367,12 @@ class GenerationOptions:
     gen_length: int = option("genLength", 100, "tokens to generate", non_negative)
     prompt: str = option(
         "prompt", "", "text fed before sampling (default: first char of the training text)", metavar="TEXT"
+    )
+    sample_top_k: int = option(
+        "sampleTopK", 0, "sample only from the K most likely tokens (0 = all; not the MoE --topK)", non_negative
+    )
+    sample_top_p: float = option(
+        "sampleTopP", 1.0, "sample from the fewest most likely tokens whose probability reaches P (1 = all)", unit_top
     )
 
 
@@ -281,7 +393,7 @@ class CheckpointOptions:
     load_checkpoint: str = option(
         "loadCheckpoint",
         "",
-        "resume training from / generate with / fine-tune this checkpoint",
+        "resume training from / generate with / fine-tune this checkpoint (generate: or an export directory)",
         commands=RL,
         metavar="PATH",
     )
@@ -293,7 +405,7 @@ class BPEOptions:
     TITLE: ClassVar[str] = "BPE tokenizer"
     COMMANDS: ClassVar[frozenset[str]] = TRAIN
 
-    use_bpe: bool = option("useBPE", False, "train on BPE tokens instead of characters")
+    use_bpe: bool = option("useBPE", False, "train on BPE tokens instead of characters", commands=TRAIN | EXPORT)
     train_bpe: bool = option("trainBPE", False, "only train and save a tokenizer, then exit")
     vocab_size: int = option(
         "bpeVocabSize",
@@ -324,7 +436,7 @@ class BPEOptions:
         "bpeLoadPath",
         "",
         "the tokenizer.json to use (train: else one is trained on the text)",
-        commands=TRAIN | TOKENIZER_USE,
+        commands=TRAIN | TOKENIZER_USE | EXPORT,
         aliases=("tokenizer",),
         metavar="FILE",
     )
@@ -339,9 +451,7 @@ class RLOptions:
     TITLE: ClassVar[str] = "RL"
     COMMANDS: ClassVar[frozenset[str]] = RL
 
-    do_rl: bool = option(
-        "doRL", False, "after training, fine-tune with RL (GRPO) on --rlTask (char-level models)", commands=TRAIN
-    )
+    do_rl: bool = option("doRL", False, "after training, fine-tune with RL (GRPO) on --rlTask", commands=TRAIN)
     task: str = option(
         "rlTask",
         "copy",
@@ -358,7 +468,9 @@ class RLOptions:
     clip: float = option("rlClip", 0.2, "epsilon of the clipped ratio", open_unit)
     kl: float = option("rlKL", 0.0, "beta of the KL penalty to the policy at the start of RL", non_negative)
     inner_steps: int = option("rlInnerSteps", 1, "updates per sampled batch (mu)", at_least(1))
-    temperature: float = option("rlTemperature", 1.0, "RL sampling temperature", positive)
+    temperature: float = option(
+        "rlTemperature", 1.0, "RL sampling temperature (the GRPO log-probs are taken at it too)", positive
+    )
     max_len: int = option(
         "rlMaxLen", 20, "most tokens per completion (an answer ends at a newline)", between(1, 1_000_000)
     )
@@ -397,11 +509,34 @@ class RunOptions:
         metavar="N",
     )
     quiet: bool = option("quiet", False, "print only the results (and errors)", commands=RL | TOKENIZER_TRAIN)
-    metrics_file: str = option("metricsFile", "", "append one JSON line per epoch to this file", metavar="FILE")
+    metrics_file: str = option(
+        "metricsFile", "", "append one JSON line per epoch (and per RL episode) to this file", commands=RL,
+        metavar="FILE",
+    )  # fmt: skip
 
     def fixed_seed(self) -> int | None:
         """The seed given (or the command's default), None for a random one."""
         return int(self.seed) if self.seed else None
+
+
+@dataclass(frozen=True)
+class DistributedOptions:
+    """Data-parallel training over MPI ranks (rnnpy.distributed, README "Training on many processes")."""
+
+    TITLE: ClassVar[str] = "Distributed"
+    COMMANDS: ClassVar[frozenset[str]] = TRAIN
+
+    mode: str = option(
+        "distributed",
+        "auto",
+        "auto: MPI when an MPI launcher started several ranks; mpi: require it; off: one process",
+        one_of("auto", "mpi", "off"),
+        metavar="MODE",
+    )
+    timeout: float = option(
+        "distributedTimeout", 120.0, "seconds a rank waits for the others before naming the lost one and aborting",
+        positive, metavar="SECONDS",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -413,15 +548,51 @@ class TasksOptions:
 
 
 @dataclass(frozen=True)
-class TokenizerFiles:
-    TITLE: ClassVar[str] = "Tokenizer files"
+class FileOptions:
+    """Files a command reads or writes besides its positional ones."""
+
+    TITLE: ClassVar[str] = "Files"
     COMMANDS: ClassVar[frozenset[str]] = TOKENIZER_TRAIN | {"tokenizer encode"}
 
     input: str = option("input", "", "UTF-8 text file to read", metavar="FILE")
     text: str = option("text", "", "text given inline", metavar="TEXT", long_text=True)
-    output: str = option("output", "tokenizer.json", "where to save", commands=TOKENIZER_TRAIN, metavar="FILE")
+    output: str = option(
+        "output",
+        "tokenizer.json",
+        "the file to write; for export, the directory",
+        commands=TOKENIZER_TRAIN | EXPORT | {"import", "plot"},
+        defaults={"plot": "curves.png", "export": "", "import": ""},
+        short="o",
+        metavar="PATH",
+    )
     hf_output: str = option(
         "hfOutput", "", "also write a Hugging Face tokenizers JSON", commands=TOKENIZER_TRAIN, metavar="FILE"
+    )
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    TITLE: ClassVar[str] = "Evaluation"
+    COMMANDS: ClassVar[frozenset[str]] = frozenset({"eval"})
+
+    file: str = option("file", "", "UTF-8 text to score under the checkpoint", metavar="FILE")
+
+
+@dataclass(frozen=True)
+class InfoOptions:
+    TITLE: ClassVar[str] = "Output"
+    COMMANDS: ClassVar[frozenset[str]] = frozenset({"info"})
+
+    json: bool = option("json", False, "print the record as one JSON object")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    TITLE: ClassVar[str] = "Export"
+    COMMANDS: ClassVar[frozenset[str]] = EXPORT
+
+    format: str = option(
+        "format", "safetensors", "the export format", one_of("safetensors"), parse=str.lower, metavar="NAME"
     )
 
 
@@ -430,13 +601,18 @@ GROUPS: tuple[type, ...] = (
     ModelOptions,
     DataOptions,
     TrainingOptions,
+    ValidationOptions,
+    EvalOptions,
     GenerationOptions,
     CheckpointOptions,
     BPEOptions,
     RLOptions,
     RunOptions,
+    DistributedOptions,
     TasksOptions,
-    TokenizerFiles,
+    FileOptions,
+    InfoOptions,
+    ExportOptions,
 )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -100,6 +100,9 @@ def _did_you_mean(raw: str, table: dict[str, Option]) -> str:
 def _check_required(p: Parsed) -> None:
     spec = COMMANDS[p.command]
     table = _spellings(p.command)
+    least, most = spec.nargs
+    if len(p.positionals) < least or (most is not None and len(p.positionals) > most):
+        raise UsageError(f"{p.command} takes {spec.positional_help}, got {len(p.positionals)} (usage: {spec.usage})")
     for spelling in spec.required:
         opt = table[key(spelling)]
         if opt.name not in p.given:
@@ -142,6 +145,35 @@ def record(args: object, command: str) -> dict[str, Any]:
     return out
 
 
+def restored(args: T, recorded: Mapping[str, Any], command: str) -> tuple[T, list[str]]:
+    """`args` (built for `command`, with a `given` field) with every option of
+    a group marked ``RESUMED`` that the command line did not give taken from a
+    checkpoint's `recorded` options; also the names of recorded values that
+    no longer parse (kept at the command line's value)."""
+    given: frozenset[str] = vars(args)["given"]
+    replaced: dict[str, Any] = {}
+    bad: list[str] = []
+    for name, group in vars(args).items():
+        if type(group) not in GROUPS or not getattr(type(group), "RESUMED", False):
+            continue
+        changes = {}
+        for o in options_for(command):
+            if o.group is type(group) and o.name in recorded and o.name not in given:
+                try:
+                    changes[o.field] = o.value(_typed(recorded[o.name]))
+                except ValueError:
+                    bad.append(o.name)
+        replaced[name] = dataclasses.replace(group, **changes)
+    return dataclasses.replace(args, **replaced), bad  # type: ignore[type-var]
+
+
+def _typed(value: Any) -> str:
+    """A recorded JSON value as it would be typed."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def help_text(command: str) -> str:
     """The command's usage and options, grouped, with defaults."""
     spec = COMMANDS[command]
@@ -149,7 +181,9 @@ def help_text(command: str) -> str:
     lines = [f"usage: {spec.usage}", "", spec.summary]
     if opts:
         lines += ["", "Options (any case; --hiddenSize=64, --hidden-size 64 or --hidden_size=64):"]
-    names = {o.name: ", ".join(f"--{n}" for n in (o.name, *o.aliases)) for o in opts}
+    names = {
+        o.name: ", ".join([f"--{n}" for n in (o.name, *o.aliases)] + [f"-{o.short}"] * bool(o.short)) for o in opts
+    }
     width = max((len(n) for n in names.values()), default=0) + 2
     group = None
     for o in opts:

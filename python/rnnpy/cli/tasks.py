@@ -10,7 +10,8 @@ import sys
 
 from rnnpy.cli.commands import TasksArgs
 from rnnpy.cli.generate import resolve_seed
-from rnnpy.rl.tasks import get_task, iter_corpus_lines
+from rnnpy.rl.splits import iter_corpus_lines
+from rnnpy.rl.tasks import get_task
 
 
 def run(args: TasksArgs) -> int:

@@ -1,11 +1,14 @@
 """``python -m rnnpy train``: the old program's workflow — tokenize, train,
 log, save, then print a sample — with resume, periodic saves, Ctrl-C saves
-and metrics.
+and metrics; and, beyond it, a held-out validation text, the best model
+kept, learning-rate schedules, time and step budgets and three ways of
+batching (docs/training.md).
 
 Deviation from the old program, on purpose: options are checked (unknown
 names, bad values, missing files are errors, not silently ignored), and
 windows follow spec/MODEL.md exactly (the old loop also dropped the last full
-window when the text divided evenly).
+window when the text divided evenly). Without the new options a command line
+trains exactly as it did.
 """
 
 from __future__ import annotations
@@ -14,41 +17,46 @@ import contextlib
 import dataclasses
 import json
 import os
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
 from rnnpy import __version__, _core
-from rnnpy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnpy.batching import BatchSource, batch_source
+from rnnpy.checkpoint import Checkpoint, load_checkpoint
 from rnnpy.cli import bpe
 from rnnpy.cli.commands import TrainArgs
 from rnnpy.cli.console import Reporter
-from rnnpy.cli.data import check_output, checkpoint_vocab, training_text
+from rnnpy.cli.data import check_output, checkpoint_vocab, file_mb, save_model, training_text
+from rnnpy.cli.evaluate import outside
 from rnnpy.cli.generate import resolve_seed, sample, start_text
 from rnnpy.cli.options import ModelOptions, option_names
-from rnnpy.cli.parser import record
-from rnnpy.cli.rl import rl_interrupted_path, run_phase
-from rnnpy.errors import DivergenceError, TaskError, TextTooShortError, UsageError
-from rnnpy.interrupt import StopFlag, catch_sigint
-from rnnpy.metadata import RLRecord, RngState, RunMetadata
-from rnnpy.model import Model
-from rnnpy.rl.tasks import check_vocab, get_task
+from rnnpy.cli.parser import record, restored
+from rnnpy.cli.rl import check_task_vocab, rl_interrupted_path, run_phase, task_vocabulary
+from rnnpy.cli.split import Texts, check_val_length, split
+from rnnpy.cli.train_log import RunLog, best_path, epoch_path
+from rnnpy.data_parallel import DataParallel
+from rnnpy.distributed import Single, World, check_same, connect, fingerprint
+from rnnpy.errors import DivergenceError, InputError, TextTooShortError, UsageError, VocabularyError
+from rnnpy.evaluation import Score, score
+from rnnpy.metadata import RLRecord, RngState, RunMetadata, ValRecord
+from rnnpy.model import Model, RecurrentState
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.trainer import Trainer
-from rnnpy.training import EpochResult, fit, make_windows
+from rnnpy.training import (
+    EvalResult,
+    FitResult,
+    Plan,
+    Position,
+    StopFlag,
+    catch_sigint,
+    state_from_values,
+    state_values,
+    train,
+)
 from rnnpy.vocab import BPEVocab, CharVocab, Vocab
 
-
-def epoch_path(path: str, epoch: int) -> str:
-    """``model.bin`` -> ``model_epoch50.bin``; only the file's own extension
-    is touched (``runs.bin/model`` -> ``runs.bin/model_epoch50``)."""
-    root, ext = os.path.splitext(path)
-    return f"{root}_epoch{epoch}{ext}"
-
-
-def file_mb(path: str) -> str:
-    return f"{os.path.getsize(path) / 1_048_576:.2f}"
-
+__all__ = ["Run", "best_path", "epoch_path", "run"]
 
 #: Memory per character of training text while it is tokenized and cut into
 #: windows (a Python list of ids, then two int64 arrays), measured: 20-25 bytes.
@@ -67,43 +75,81 @@ def _check_text_memory(text: str, source: str) -> None:
 class Run:
     """One training run: what is needed to save a checkpoint at any point."""
 
-    def __init__(self, args: TrainArgs, out: Reporter) -> None:
+    def __init__(self, args: TrainArgs, out: Reporter, world: World | None = None) -> None:
         self.args = args
         self.out = out
+        self.world = world or Single()
+        self.parallel: DataParallel | None = None  # set in prepare() when there are several ranks
         self.resumed: Checkpoint | None = None
         self.resumed_meta = RunMetadata()
-        self.seed = resolve_seed(args.run)
+        self.seed = self.world.broadcast(resolve_seed(args.run))  # a random seed is rank 0's
         self.rng = np.random.Generator(np.random.PCG64(self.seed))
-        self.options = record(args, "train")
+        self.val_ids: np.ndarray | None = None
 
     # -- set-up ----------------------------------------------------------------
     def prepare(self) -> None:
-        args = self.args
         self._check_outputs()
-        if args.checkpoint.load_checkpoint:
-            self.resumed = load_checkpoint(args.checkpoint.load_checkpoint)
+        if self.args.checkpoint.load_checkpoint:
+            self.resumed = load_checkpoint(self.args.checkpoint.load_checkpoint)
             self.resumed_meta = RunMetadata.of(self.resumed)
-        self.text, self.source = training_text(args.data, args.given)
+            self._restore_options()
+        args = self.args
+        self.options = record(args, "train")
+        text, self.source = training_text(args.data, args.given)
+        self.texts = split(text, self.source, args.validation)
+        self.text = self.texts.train
         self.vocab = self._vocabulary()
         self.start = self.text[:1] if self.resumed is None else start_text(self.resumed_meta, self.text)
         _check_text_memory(self.text, self.source)
-        try:
-            self.inputs, self.targets = make_windows(self.vocab.encode(self.text), args.training.seq_length)
-        except TextTooShortError as e:
-            raise UsageError(f"{self.source}: {e}") from None
-        self.model, self.trainer, self.start_epoch = self._model()
+        self.batches = self._batches()
+        self._validation_text(self.texts)
+        self.model, self.trainer, self.position = self._model()
+        self.start_epoch = self.position.epoch  # `position` advances as the run trains
+        if self.world.size > 1:
+            self._join_ranks(text)
         if args.rl.do_rl:
-            self._check_rl()
+            check_task_vocab(self.vocab, args.rl.task)
 
     def _check_outputs(self) -> None:
         """Every file the run may write, checked before any work: a bad path
-        fails now, not after hours of training."""
-        c, b = self.args.checkpoint, self.args.bpe
-        check_output(c.save_path, "--savePath")  # written at the end, at Ctrl-C, or both
+        fails now, not after hours of training. Messages name only the
+        options the command line gave."""
+        a = self.args
+        c, b = a.checkpoint, a.bpe
+        saved = "--savePath" if "savePath" in a.given else ""
+        check_output(c.save_path, saved)  # written at the end, at Ctrl-C, or both
         if c.save_every > 0:
             check_output(epoch_path(c.save_path, c.save_every), "--saveEvery")
+        if a.validation.save_best:
+            check_output(best_path(c.save_path), "--saveBest")
         if b.use_bpe and not b.load_path and not c.load_checkpoint:
-            check_output(b.save_path, "--bpeSavePath")  # the tokenizer trained first
+            # the tokenizer trained first
+            check_output(b.save_path, "--bpeSavePath" if "bpeSavePath" in a.given else "")
+        parent = os.path.dirname(c.save_path) or "."
+        if not (os.path.isdir(parent) or not os.path.exists(parent)) or (
+            os.path.isdir(parent) and not os.access(parent, os.W_OK)
+        ):
+            raise UsageError(f"{saved + ': ' if saved else ''}cannot write the checkpoint into {parent}")
+
+    def _join_ranks(self, text: str) -> None:
+        """Every rank must train the same run: same options, same text, same
+        starting weights; then each takes its share of every batch."""
+        if self.args.rl.do_rl:
+            raise UsageError("--doRL runs in one process: train with MPI, then run `rnnpy rl` on the checkpoint")
+        options = json.dumps(self.options, sort_keys=True, default=str)
+        check_same(self.world, "options", fingerprint(options))
+        check_same(self.world, "training text", fingerprint(text, self.texts.val or ""))
+        self.parallel = DataParallel(self.trainer, self.world, self.batches.batch_size)
+        self.parallel.verify()
+        if self.position.stream is not None:  # a resumed stateful run: this rank's rows of the saved streams
+            self.position.stream = self.parallel.local_state(self.model, self.position.stream)
+
+    def _restore_options(self) -> None:
+        """A resumed run trains on with the checkpoint's training settings (rate,
+        batches, schedule, budgets, validation) unless the command line gives them."""
+        self.args, bad = restored(self.args, self.resumed_meta.options, "train")
+        for name in bad:
+            self.out.warn(f"{self.args.checkpoint.load_checkpoint} records a {name} this version cannot read: ignored")
 
     def _vocabulary(self) -> Vocab:
         args, b = self.args, self.args.bpe
@@ -111,8 +157,10 @@ class Run:
             path = args.checkpoint.load_checkpoint
             size = self.resumed.config.vocab_size
             return checkpoint_vocab(self.resumed_meta, size, args.data, b, args.given, path)[0]
+        if not b.use_bpe and args.rl.do_rl:
+            return task_vocabulary(self.texts.both, self.source, args.rl.task, self.out.line)
         if not b.use_bpe:
-            return CharVocab.from_text(self.text)
+            return CharVocab.from_text(self.texts.both)
         if b.load_path:
             tok = BPETokenizer.load(b.load_path)
             self.out.line(f"Loaded BPE from {b.load_path} (vocab={tok.vocab_size}, merges={len(tok.merges)})")
@@ -121,39 +169,64 @@ class Run:
         self.out.line(f"Tokenizer: BPE (vocab={tok.vocab_size})")
         return BPEVocab(tok)
 
-    def _check_rl(self) -> None:
-        """RL needs characters, including the task's and a newline: find out
-        before training, not after."""
-        if not isinstance(self.vocab, CharVocab):
-            raise UsageError(
-                "--doRL: reinforcement learning needs a character-level model; this one uses a BPE tokenizer "
-                "(drop --useBPE)"
-            )
+    def _batches(self) -> BatchSource:
+        """The training batches. A resumed run with no epochs left trains on
+        nothing, so its text need not fit the checkpoint's vocabulary: the old
+        program's README fine-tunes with `--loadCheckpoint=... --epochs=0
+        --doRL=true` and no text (the built-in sample)."""
+        t = self.args.training
         try:
-            check_vocab(self.vocab, get_task(self.args.rl.task))
-        except TaskError as e:
-            raise UsageError(f"--rlTask={self.args.rl.task}: {e}") from None
+            ids = np.asarray(self.vocab.encode(self.text))
+        except VocabularyError as e:
+            nothing_to_train = self.resumed is not None and t.epochs <= self.resumed_meta.epoch
+            if not nothing_to_train:
+                raise UsageError(f"{self.source}: {e}") from None
+            ids = np.zeros(t.batch_size * t.seq_length + 1, dtype=np.int64)  # never trained on
+        try:
+            return batch_source(t.batching, ids, t.seq_length, t.batch_size)
+        except TextTooShortError as e:
+            raise UsageError(f"{self.source}: {e}") from None
+
+    def _validation_text(self, texts: Texts) -> None:
+        if texts.val is None or texts.val_source is None:
+            return
+        problem = outside(self.vocab, texts.val)
+        if problem:
+            raise UsageError(f"{texts.val_source} has {problem}: the model cannot be validated on it")
+        self.val_ids = np.asarray(self.vocab.encode(texts.val))
+        check_val_length(len(self.val_ids), self.args.training.seq_length, texts.val_source)
+        first = self.vocab.decode([int(self.val_ids[0])]) if self.vocab.kind == "bpe" else texts.val[:1]
+        self.val_chars = len(texts.val) - len(first)
+
+    def validate(self, model: Model) -> Score:
+        assert self.val_ids is not None
+        return score(model, self.val_ids, chars=self.val_chars)
 
     def reinforce(self, stop: StopFlag) -> tuple[RLRecord, bool]:
-        """GRPO on the trained model, continuing the supervised AdamW state;
-        returns what the checkpoint's metadata records of the run, and
-        whether Ctrl-C stopped it."""
+        """GRPO on the trained model with a fresh AdamW (whose state the
+        checkpoint then carries); returns what its metadata records of the
+        run, and whether Ctrl-C stopped it."""
         rl = self.args.rl
         config = rl.grpo_config(self.seed)
-        assert isinstance(self.vocab, CharVocab)  # _check_rl
-        report = run_phase(self.model, self.trainer, self.vocab, rl.task, rl.episodes, config, self.out.line, stop)
+        report, self.trainer = run_phase(
+            self.model, self.vocab, rl.task, rl.episodes, config, self.out.line, self.args.run.metrics_file, stop
+        )
         return report.record(config), report.interrupted
 
-    def _model(self) -> tuple[Model, Trainer, int]:
+    def _batch_shape(self) -> tuple[int, int]:
+        """The largest batch a step trains on: refused up front when it does not fit in memory."""
+        b = self.batches
+        return min(b.batch_size, max(1, b.tokens_per_epoch // b.seq_length)), b.seq_length
+
+    def _model(self) -> tuple[Model, Trainer, Position]:
         args, t = self.args, self.args.training
         ck = self.resumed
-        batch = min(t.batch_size, len(self.inputs))
         if ck is None:
             config = args.model.config(self.vocab.size)
-            config.check_training_memory(batch, t.seq_length)  # refused up front, with both sizes
+            config.check_training_memory(*self._batch_shape())  # refused up front, with both sizes
             model = Model(config, seed=self.seed)
-            return model, Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip), 0
-        ck.config.check_training_memory(batch, t.seq_length)
+            return model, Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip), Position()
+        ck.config.check_training_memory(*self._batch_shape())
         path = args.checkpoint.load_checkpoint
         for field, name in option_names(ModelOptions).items():
             ours, theirs = getattr(args.model, field), getattr(ck.config, field)
@@ -166,122 +239,151 @@ class Run:
         trainer = ck.trainer(t.learning_rate, t.weight_decay, t.grad_clip)
         if ck.optimizer_step > 0:
             self.out.line(f"Restored optimizer step: {ck.optimizer_step}")
-        return ck.model, trainer, self.resumed_meta.epoch
+        return ck.model, trainer, self._restore_position(ck.model)
 
     def _restore_rng(self) -> None:
-        """Continue the shuffling sequence of the saved run (unless --seed is
-        given), so that a resumed run trains exactly like an uninterrupted one."""
+        """Continue the batch RNG of the saved run (unless --seed is given), so
+        that a resumed run trains exactly like an uninterrupted one."""
         meta = self.resumed_meta
         if "seed" in self.args.given or meta.rng is None:
             return
         self.seed = meta.seed if meta.seed is not None else self.seed
         meta.rng.restore(self.rng)
 
+    def _restore_position(self, model: Model) -> Position:
+        """Where in its epoch the saved run was; an epoch whose batches no
+        longer line up (another text, batching, batch size or window) restarts."""
+        meta = self.resumed_meta
+        pos = meta.position or Position()
+        pos.epoch = meta.epoch
+        if pos.batch == 0:
+            return pos
+        b, recorded = self.batches, meta.options
+        same = (recorded.get("batching", "shuffled"), recorded.get("batchSize"), recorded.get("seqLength")) == (
+            b.kind,
+            b.batch_size,
+            b.seq_length,
+        )
+        stream_fits = not b.carries_state or (meta.stream is not None and self._stream(model, pos))
+        if not same or pos.batch >= b.steps_per_epoch or not stream_fits:
+            self.out.warn(f"the saved run's batches differ from this one's: epoch {pos.epoch + 1} restarts")
+            pos.batch, pos.stream = 0, None
+        return pos
+
+    def _stream(self, model: Model, pos: Position) -> bool:
+        assert self.resumed_meta.stream is not None
+        try:
+            pos.stream = state_from_values(model, self.resumed_meta.stream)
+        except InputError:
+            return False
+        return pos.stream.batch == self.batches.batch_size
+
     # -- checkpoints -------------------------------------------------------------
-    def metadata(self, epoch: int, loss: float | None, **run: Any) -> RunMetadata:
+    def metadata(self, pos: Position, loss: float | None, val: EvalResult | None = None, **run: Any) -> RunMetadata:
+        rng = RngState.of_bits(pos.rng_state) if pos.rng_state is not None else RngState.of(self.rng)
         return RunMetadata(
-            epoch=epoch,
+            epoch=pos.epoch,
             loss=loss,
             version=__version__,
             vocab=self.vocab,
             start=self.start,
             seed=self.seed,
-            rng=RngState.of(self.rng),
+            rng=rng,
             options=self.options,
+            position=pos,
+            stream=state_values(self._whole(pos.stream)) if pos.stream is not None and pos.batch > 0 else None,
+            val=ValRecord(val.step, val.score) if val is not None else self.resumed_meta.val,
             **run,
         )
 
-    def save(self, path: str, meta: RunMetadata, model: Model | None = None, trainer: Trainer | None = None) -> None:
-        parent = os.path.dirname(path)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        save_checkpoint(path, model or self.model, trainer or self.trainer, meta.to_dict())
-        self.out.line(f"Saved binary checkpoint to {path} ({file_mb(path)} MB)")
+    def _whole(self, stream: RecurrentState) -> RecurrentState:
+        """The carried state of every row (gathered from the ranks: every rank calls this)."""
+        return self.parallel.global_state(self.model, stream) if self.parallel is not None else stream
+
+    def save(
+        self,
+        path: str,
+        meta: RunMetadata,
+        quiet: bool = False,
+        model: Model | None = None,
+        trainer: Trainer | None = None,
+    ) -> None:
+        """Writes the checkpoint (rank 0 alone in a data-parallel run: the others hold the same)."""
+        if not self.world.is_root:
+            return
+        line = save_model(path, model or self.model, trainer or self.trainer, meta)
+        if not quiet:
+            self.out.line(line)
 
     # -- the run -------------------------------------------------------------------
-    def header(self) -> None:
-        a, c = self.args, self.model.config
-        t = a.training
-        total, active = c.num_parameters(), c.active_parameters()
-        config_line = (
-            f"Config: hidden={c.hidden_size} layers={c.num_layers} embed={c.embed_size} heads={c.num_heads} "
-            f"experts={c.num_experts} topk={c.top_k} lr={t.learning_rate} wd={t.weight_decay} epochs={t.epochs} "
-            f"batch={t.batch_size} seq={t.seq_length} fast={str(c.fast_mode).lower()} "
-            f"rwkv={str(c.use_rwkv).lower()} vocab={c.vocab_size}"
-        )
-        params_line = f"Total params: {total} | Active: {active} ({active / total * 100:.1f}%)"
-        w, n = self.inputs.shape
-        rows: dict[str, object] = {
-            "text": f"{self.source} ({len(self.text):,} chars)",
-            "tokens": f"{self.vocab.kind}, vocab {c.vocab_size}; {w} windows of {n}",
-            "model": f"H {c.hidden_size}, E {c.embed_size}, {c.num_layers} layer(s), {c.num_heads} heads, "
-            f"{c.num_experts} experts top-{c.top_k}, fast={c.fast_mode}, rwkv={c.use_rwkv}",
-            "parameters": f"{total:,} total, {active:,} active per token",
-            "training": f"epochs {self.start_epoch}->{t.epochs}, batch {t.batch_size}, lr {t.learning_rate}, "
-            f"wd {t.weight_decay}, clip {t.grad_clip}",
-            "seed": self.seed,
-        }
-        if a.rl.do_rl:
-            r = a.rl
-            rows["RL"] = f"GRPO on {r.task}, {r.episodes} episodes, G {r.group_size}, lr {r.learning_rate}"
-        self.out.header("rnnpy — GRU + RWKV + MoE", rows, config_line, params_line)
+    def _allreduce_line(self, elapsed: float) -> str:
+        p = self.parallel
+        assert p is not None
+        per_step = p.allreduce_seconds / max(p.steps, 1)
+        share = p.allreduce_seconds / elapsed * 100 if elapsed > 0 else 0.0
+        return f"All-reduce: {per_step * 1e3:.2f} ms per step on rank 0 ({share:.1f}% of the run), {p.steps} steps"
+
+    def plan(self) -> Plan:
+        t, v = self.args.training, self.args.validation
+        schedule = t.schedule()
+        return Plan(t.budget(), None if schedule.is_constant else schedule, v.eval_every(), v.patience)
 
     def train(self) -> int:
-        self.header()
+        log = RunLog(self)
+        log.header()
         self.out.line("\nTraining...\n")
         metrics_file = self.args.run.metrics_file
         with contextlib.ExitStack() as stack:
-            metrics = stack.enter_context(open(metrics_file, "a", encoding="utf-8")) if metrics_file else None
+            writes = metrics_file and self.world.is_root
+            metrics = stack.enter_context(open(metrics_file, "a", encoding="utf-8")) if writes else None
+            log.metrics = metrics
             stop = StopFlag()
-            with catch_sigint(stop):  # training, RL and their saves; the sample after them is a plain command
-                status = self._train(metrics, stop)
+            # Training, RL and their saves; the sample after them is a plain command. A
+            # data-parallel rank never stops the core inside a step (rnnpy.data_parallel).
+            with catch_sigint(stop, stop_core=self.parallel is None):
+                status = self._train(log, stop)
             if status == 0:
                 self._sample()
             return status
 
-    def _train(self, metrics: TextIO | None, stop: StopFlag) -> int:
+    def _train(self, log: RunLog, stop: StopFlag) -> int:
         a, out = self.args, self.out
-        t, save_path = a.training, a.checkpoint.save_path
-
-        def on_epoch(r: EpochResult) -> None:
-            log = r.epoch % t.log_every == 0 or r.epoch == self.start_epoch + 1
-            out.epoch(r, log)
-            if metrics is not None:
-                tps = r.tokens / r.seconds if r.seconds > 0 else None
-                row = {"epoch": r.epoch, "loss": r.loss, "grad_norm": r.grad_norm, "tokens_per_s": tps}
-                metrics.write(json.dumps({**row, "elapsed": round(r.elapsed, 6)}) + "\n")
-                metrics.flush()
-            if a.checkpoint.save_every > 0 and r.epoch % a.checkpoint.save_every == 0:
-                path = epoch_path(save_path, r.epoch)
-                self.save(path, self.metadata(r.epoch, r.loss))
-                out.line(f"  [Checkpoint: {path}]")
-
-        out.start_training(self.start_epoch, t.epochs)
+        out.start_training(log.bar_title())
         try:
-            result = fit(
+            result = train(
                 self.trainer,
-                self.inputs,
-                self.targets,
-                batch_size=t.batch_size,
-                epochs=t.epochs,
-                start_epoch=self.start_epoch,
+                self.batches,
+                self.plan(),
                 rng=self.rng,
-                on_epoch=on_epoch,
-                on_progress=out.progress,
+                evaluate=self.validate if self.val_ids is not None else None,
+                at=self.position,
+                on_epoch=log.on_epoch,
+                on_eval=log.on_eval,
+                on_tick=out.tick,
                 stop=stop,
-                skip_non_finite=t.skip_non_finite,
+                parallel=self.parallel,
+                skip_non_finite=a.training.skip_non_finite,
             )
         except DivergenceError as e:
             raise DivergenceError(f"{e}. {self._divergence_advice()}") from None
         finally:
             out.stop_training()
-        best = result.best_loss if result.best_loss is not None else self.resumed_meta.loss
         if result.interrupted:
-            return self._save_interrupted(result.epoch, result.last_loss)
+            return self._save_interrupted(result)
+        return self._finish(result, log, stop)
+
+    def _finish(self, result: FitResult, log: RunLog, stop: StopFlag) -> int:
+        a, out = self.args, self.out
+        best = result.best_loss if result.best_loss is not None else self.resumed_meta.loss
+        log.stopped(result)
         best_text = f"{best:.6f}" if best is not None else "inf"
         out.line(f"\nDone in {result.elapsed:.1f}s | Best loss: {best_text}\n")
-        epoch = max(t.epochs, self.start_epoch)
-        done = self.metadata(epoch, best, completed=True, time=f"{result.elapsed:.1f}")
+        if self.parallel is not None:
+            self.parallel.verify()
+            out.line(self._allreduce_line(result.elapsed) + "\n")
+        log.validation_summary(result)
+        done = self.metadata(result.position, best, result.last_eval, completed=True, time=f"{result.elapsed:.1f}")
+        done = dataclasses.replace(done, last_loss=result.last_loss)
         rl = None
         if a.rl.do_rl:
             supervised = self.model.copy(), self.trainer.state()  # saved instead if Ctrl-C stops RL
@@ -291,14 +393,14 @@ class Run:
             if interrupted:
                 return self._save_rl_interrupted(done, rl, *supervised)
         if a.checkpoint.save_on_complete:
-            self.save(save_path, dataclasses.replace(done, rl=rl))
+            self.save(a.checkpoint.save_path, dataclasses.replace(done, rl=rl))
         return 0
 
     def _sample(self) -> None:
         g = self.args.generation
-        if g.gen_length > 0:
+        if g.gen_length > 0 and self.world.is_root:
             self.out.line("\nGenerating post-RL sample...\n" if self.args.rl.do_rl else "\nGenerating sample...\n")
-            sample(self.model, self.vocab, g.prompt or self.start, g.gen_length, g.temperature, self.seed, self.out)
+            sample(self.model, self.vocab, g.prompt or self.start, g, self.seed, self.out)
 
     def _divergence_advice(self) -> str:
         t, path = self.args.training, self.args.checkpoint.save_path
@@ -310,18 +412,19 @@ class Run:
             f"or {clip}{skip}"
         )
 
-    def _save_interrupted(self, epoch: int, loss: float | None) -> int:
+    def _save_interrupted(self, result: FitResult) -> int:
         """Ctrl-C: the state after the last completed epoch goes to --savePath
         — unless this run completed none, when there is nothing new to save
-        and an existing file there must not be replaced by an untrained model."""
-        path, out = self.args.checkpoint.save_path, self.out
+        and an existing file there must not be replaced by an untrained model.
+        (The same on every rank: the ranks agree on the epoch.)"""
+        path, out, epoch = self.args.checkpoint.save_path, self.out, result.epoch
         if epoch == self.start_epoch:
             kept = f"{path} is as it was" if os.path.exists(path) else f"nothing was saved to {path}"
             out.line(f"\nInterrupted before epoch {epoch + 1} finished: nothing to save.")
             out.err.print(f"Interrupted: no epoch of this run completed, so {kept}", markup=False)
             return 130
         out.line(f"\nInterrupted after epoch {epoch}: saving it.")
-        self.save(path, self.metadata(epoch, loss, interrupted=True))
+        self.save(path, self.metadata(result.position, result.last_loss, interrupted=True))
         out.err.print(f"Interrupted: checkpoint of epoch {epoch} saved to {path}", markup=False)
         return 130
 
@@ -334,7 +437,7 @@ class Run:
         path, t = self.args.checkpoint.save_path, self.args.training
         supervised = Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip)
         supervised.set_state(*state)
-        self.save(path, done, model, supervised)
+        self.save(path, done, model=model, trainer=supervised)
         rl_path = rl_interrupted_path(path)
         self.save(rl_path, dataclasses.replace(done, rl=rl, completed=False, interrupted=True))
         self.out.err.print(
@@ -346,14 +449,11 @@ class Run:
 
 
 def run(args: TrainArgs) -> int:
-    if args.rl.do_rl and args.bpe.use_bpe:
-        raise UsageError(
-            "--doRL: reinforcement learning needs a character-level model; drop --useBPE (BPE models are not supported)"
-        )
-    out = Reporter(args.run.quiet)
+    world = connect(args.distributed.mode, args.distributed.timeout)
+    out = Reporter(args.run.quiet, silent=not world.is_root)
     if args.bpe.train_bpe:
         bpe.train_only(args, out)
         return 0
-    r = Run(args, out)
+    r = Run(args, out, world)
     r.prepare()
     return r.train()

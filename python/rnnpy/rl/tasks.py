@@ -2,11 +2,21 @@
 
 A task turns a random generator into a `(prompt, answer)` pair and scores a
 completion against a prompt. Tasks live in a registry, so a new one is one
-`register(Task(...))` call away and the GRPO loop never changes.
+`register(Task(...))` call away and the GRPO loop never changes. Which
+prompts are demonstrations, RL prompts or held out is `rnnpy.rl.splits`'s
+business.
 
-    copy        abc:   -> abc      letters a–j, 2–6 of them
-    reverse     abc>   -> cba      letters a–j, 2–5 of them
-    arithmetic  3+5=   -> 8        operands 0–9, one of + - *
+                  prompt -> answer   trained range         demonstrations   generalisation
+    copy          abc:   -> abc      letters a–j, 2–6      all of it        7–8 letters
+    reverse       abc>   -> cba      letters a–j, 2–5      all of it        6–7 letters
+    arithmetic    3+5=   -> 8        operands 0–9, + - *   all of it        operands 10–19
+    copy-long     abc:   -> abc      letters a–j, 2–8      2–6 letters      9–10 letters
+    reverse-long  abc>   -> cba      letters a–j, 2–7      2–5 letters      8–9 letters
+
+The `-long` tasks are where RL has something to add: their verifier covers
+the whole range, but demonstrations (the corpus `python -m rnnpy tasks`
+prints) exist only for the short strings, so supervised training cannot
+learn the long ones and GRPO, rewarded by the verifier alone, can.
 
 Rewards (as the old program's, with one fix noted in `positional_share`):
 1.0 for an exact answer; otherwise the share of positions that match, halved
@@ -18,12 +28,12 @@ or all of it when there is none (it hit the maximum length).
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rnnpy.errors import TaskError
-from rnnpy.vocab import CharVocab
 
 LETTERS = "abcdefghij"
 DIGITS = "0123456789"
@@ -34,20 +44,35 @@ STOP_CHARS = "\n|"
 TASK_ALPHABET = "".join(sorted(set(LETTERS + DIGITS + ":>=+-*\n")))
 
 
+Example = Callable[[random.Random], tuple[str, str]]
+
+
 @dataclass(frozen=True)
 class Task:
-    """A verifiable task. `make` draws one `(prompt, answer)`; `expected` gives a
-    prompt's reference answer; `reward` scores an answer text (stop characters
-    already removed) for a prompt. All three are pure functions."""
+    """A verifiable task. `make` draws one `(prompt, answer)` of the trained
+    range, `make_general` one beyond it; `expected` gives a prompt's reference
+    answer; `reward` scores an answer text (stop characters already removed)
+    for a prompt. All are pure functions of their arguments."""
 
     name: str
-    make: Callable[[random.Random], tuple[str, str]]
+    make: Example
     expected: Callable[[str], str]
     reward: Callable[[str, str], float]
     #: Characters prompts and answers use (the vocabulary must contain them and '\n').
     alphabet: str
-    #: Longest answer the task can need; sampling stops after `max_answer_len + 1` tokens.
+    #: Longest answer of the trained range.
     max_answer_len: int
+    #: Prompts outside the trained range (longer, larger): the generalisation evaluation.
+    make_general: Example
+    #: What those are, for the evaluation line ("7–8 letters").
+    general: str
+    #: Draws the demonstrations (supervised corpus) when they cover only part
+    #: of the trained range; None: all of it, drawn by `make`.
+    demonstrate: Example | None = None
+
+    def demonstration(self, rng: random.Random) -> tuple[str, str]:
+        """One solved example of the kind supervised training is given."""
+        return (self.demonstrate or self.make)(rng)
 
 
 _REGISTRY: dict[str, Task] = {}
@@ -70,25 +95,6 @@ def get_task(name: str) -> Task:
 
 def task_names() -> list[str]:
     return sorted(_REGISTRY)
-
-
-def stop_ids(vocab: CharVocab) -> list[int]:
-    """The ids that end an answer (newline, `|`) in a character vocabulary."""
-    ids = [vocab.id(c) for c in STOP_CHARS if c in vocab]
-    if not ids:
-        raise TaskError("the vocabulary has no newline (or '|'), so no answer could end")
-    return ids
-
-
-def check_vocab(vocab: CharVocab, task: Task) -> None:
-    """A vocabulary must hold a stop character and every character `task` and its corpus use."""
-    stop_ids(vocab)
-    missing = sorted(set(task.alphabet + "\n") - set(vocab.chars))
-    if missing:
-        raise TaskError(
-            f"the model's vocabulary lacks characters task '{task.name}' needs: {''.join(missing)!r}; "
-            "train on a corpus from `python -m rnnpy tasks` (or one containing these characters)"
-        )
 
 
 def answer_text(completion: str) -> str:
@@ -154,14 +160,20 @@ def arithmetic_reward(prompt: str, answer: str) -> float:
     return 0.5 * positional_share(answer.strip(), exp)
 
 
-def _make_copy(rng: random.Random) -> tuple[str, str]:
-    s = _letters(rng, 2, 6)
-    return s + ":", s
+def _copy(lo: int, hi: int) -> Example:
+    def make(rng: random.Random) -> tuple[str, str]:
+        s = _letters(rng, lo, hi)
+        return s + ":", s
+
+    return make
 
 
-def _make_reverse(rng: random.Random) -> tuple[str, str]:
-    s = _letters(rng, 2, 5)
-    return s + ">", s[::-1]
+def _reverse(lo: int, hi: int) -> Example:
+    def make(rng: random.Random) -> tuple[str, str]:
+        s = _letters(rng, lo, hi)
+        return s + ">", s[::-1]
+
+    return make
 
 
 def _make_arithmetic(rng: random.Random) -> tuple[str, str]:
@@ -169,27 +181,43 @@ def _make_arithmetic(rng: random.Random) -> tuple[str, str]:
     return prompt, arithmetic_expected(prompt)
 
 
-register(Task("copy", _make_copy, copy_expected, copy_reward, LETTERS + ":", 6))
-register(Task("reverse", _make_reverse, reverse_expected, reverse_reward, LETTERS + ">", 5))
-register(Task("arithmetic", _make_arithmetic, arithmetic_expected, arithmetic_reward, DIGITS + "+-*=", 2))
+def _make_arithmetic_general(rng: random.Random) -> tuple[str, str]:
+    """Operands 0–19, at least one of them two-digit: none was trained on."""
+    while True:
+        a, b = rng.randint(0, 19), rng.randint(0, 19)
+        if max(a, b) >= 10:
+            prompt = f"{a}{rng.choice('+-*')}{b}="
+            return prompt, arithmetic_expected(prompt)
 
 
-# ---------------------------------------------------------------- corpora
+COPY = register(Task("copy", _copy(2, 6), copy_expected, copy_reward, LETTERS + ":", 6, _copy(7, 8), "7–8 letters"))
+REVERSE = register(
+    Task("reverse", _reverse(2, 5), reverse_expected, reverse_reward, LETTERS + ">", 5, _reverse(6, 7), "6–7 letters")
+)
+register(
+    Task(
+        "arithmetic",
+        _make_arithmetic,
+        arithmetic_expected,
+        arithmetic_reward,
+        DIGITS + "+-*=",
+        2,
+        _make_arithmetic_general,
+        "operands 10–19",
+    )
+)
 
+# ------------------------------------------- beyond the demonstrations
 
-def draw_prompts(task: Task, n: int, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    return [task.make(rng)[0] for _ in range(n)]
-
-
-def iter_corpus_lines(task: Task, n: int, seed: int = 0) -> Iterator[str]:
-    """`n` solved examples, `prompt + answer` each (no newline), for supervised
-    training; drawn one at a time, so any `n` streams in constant memory."""
-    rng = random.Random(seed)
-    for _ in range(n):
-        yield "".join(task.make(rng))
-
-
-def corpus_lines(task: Task, n: int, seed: int = 0) -> list[str]:
-    """`iter_corpus_lines` as a list."""
-    return list(iter_corpus_lines(task, n, seed))
+register(
+    dataclasses.replace(
+        COPY, name="copy-long", make=_copy(2, 8), max_answer_len=8, make_general=_copy(9, 10),
+        general="9–10 letters", demonstrate=_copy(2, 6),
+    )
+)  # fmt: skip
+register(
+    dataclasses.replace(
+        REVERSE, name="reverse-long", make=_reverse(2, 7), max_answer_len=7, make_general=_reverse(8, 9),
+        general="8–9 letters", demonstrate=_reverse(2, 5),
+    )
+)  # fmt: skip

@@ -104,9 +104,13 @@ class BPETokenizer:
 
     def to_huggingface(self, path: str | os.PathLike[str]) -> None:
         """Write a Hugging Face ``tokenizers`` JSON giving the same ids."""
+        io.write_atomic(path, self.to_huggingface_json())
+
+    def to_huggingface_json(self) -> str:
+        """The Hugging Face ``tokenizers`` JSON of ``to_huggingface``."""
         from rnnpy.tokenizer.hf import to_huggingface_json
 
-        io.write_atomic(path, to_huggingface_json(self._data))
+        return to_huggingface_json(self._data)
 
     def __repr__(self) -> str:
         return f"BPETokenizer(vocab_size={self.vocab_size}, merges={len(self._data.merges)}, scheme={self.scheme!r})"

@@ -1,4 +1,5 @@
-"""Export to the Hugging Face ``tokenizers`` JSON format, with the same ids.
+"""Export to the Hugging Face ``tokenizers`` JSON format, with the same ids
+(a BPE tokenizer here; a character vocabulary at the end).
 
 Both exports use a plain BPE model (merges ranked in file order, which is what
 "lowest-ranked merge first" in encode.py relies on too) and a pre-tokenizer
@@ -21,6 +22,7 @@ program encoded a literal "<PAD>" in text as characters, and so must HF.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 
 from rnnpy.tokenizer.ids import ASCII_WS, BASE_OFFSET, FIRST_MERGE_ID, UTF8_BYTES
@@ -71,6 +73,30 @@ def to_huggingface_json(data: TokenizerData) -> str:
     else:
         pre_tokenizer = ws_split
         decoder = {"type": "Fuse"}
+    assert len(data.vocab) >= FIRST_MERGE_ID
+    return _bpe_document(vocab, merges, pre_tokenizer, decoder, unk_token="<UNK>", byte_fallback=not byte_level)
+
+
+def char_vocab_to_huggingface_json(chars: Sequence[str]) -> str:
+    """A character vocabulary (id = position in ``chars``) as a Hugging Face
+    tokenizer with the same ids: a BPE model without merges and without a
+    pre-tokenizer splits the text into characters and looks each one up; the
+    Fuse decoder joins them back. A character outside ``chars`` has no id
+    (rnnpy raises VocabularyError; this tokenizer, having no unknown token,
+    leaves it out)."""
+    vocab = {c: i for i, c in enumerate(chars)}
+    return _bpe_document(vocab, [], None, {"type": "Fuse"}, unk_token=None, byte_fallback=False)
+
+
+def _bpe_document(
+    vocab: dict[str, int],
+    merges: list[list[str]],
+    pre_tokenizer: dict[str, object] | None,
+    decoder: dict[str, object],
+    unk_token: str | None,
+    byte_fallback: bool,
+) -> str:
+    """A `tokenizers` JSON document of a BPE model, no normalizer, padding or post-processing."""
     doc: dict[str, object] = {
         "version": "1.0",
         "truncation": None,
@@ -83,15 +109,14 @@ def to_huggingface_json(data: TokenizerData) -> str:
         "model": {
             "type": "BPE",
             "dropout": None,
-            "unk_token": "<UNK>",
+            "unk_token": unk_token,
             "continuing_subword_prefix": None,
             "end_of_word_suffix": None,
             "fuse_unk": False,
-            "byte_fallback": not byte_level,
+            "byte_fallback": byte_fallback,
             "ignore_merges": False,
             "vocab": vocab,
             "merges": merges,
         },
     }
-    assert len(data.vocab) >= FIRST_MERGE_ID
     return json.dumps(doc, indent=2, ensure_ascii=False)

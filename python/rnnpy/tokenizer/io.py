@@ -54,11 +54,14 @@ def to_json(data: TokenizerData, stamp: str | None = None) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> None:
     """Write through the core's atomic writer (a temporary beside ``path``,
-    read back, renamed over it), so a reader never sees half a file and a
-    crash leaves the old one. OSError names ``path``."""
-    _core.write_file_atomic(os.fspath(path), text.encode("utf-8", "surrogatepass"))
+    read back, renamed over it; a new file gets the umask's mode), so a
+    reader never sees half a file and a crash leaves the old one. Text is
+    written as UTF-8 with ``\n`` line ends; bytes as they are. OSError names
+    ``path``."""
+    data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    _core.write_file_atomic(os.fspath(path), data)
 
 
 def read_bytes(path: str | os.PathLike[str], what: str, per_byte: int = 1) -> bytes:

@@ -8,6 +8,7 @@ mod checkpoint;
 mod errors;
 mod model;
 mod rl;
+mod stream;
 mod trainer;
 
 #[pymodule]
@@ -21,7 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::PyModelConfig>()?;
     m.add_class::<model::PyModel>()?;
     m.add_class::<model::PyRecurrentState>()?;
-    m.add_class::<model::PySampler>()?;
+    m.add_class::<stream::PyTokenStream>()?;
     m.add_class::<trainer::PyTrainer>()?;
     m.add_class::<checkpoint::PyCheckpointRecord>()?;
     m.add_function(wrap_pyfunction!(checkpoint::read_checkpoint, m)?)?;

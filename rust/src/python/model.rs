@@ -1,6 +1,6 @@
-//! `ModelConfig`, `Model`, recurrent state and sampler bindings.
+//! `ModelConfig`, `Model` and recurrent state bindings (streaming generation: `stream.rs`).
 //!
-//! Every object that changes (a model, a state, a sampler) sits behind a
+//! Every object that changes (a model, a state, a stream) sits behind a
 //! lock, so that several Python threads may share one: a training step and
 //! a `logits` call on the same model run one after the other, never
 //! interleaved. Locks are only ever waited for with the GIL released
@@ -9,7 +9,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rand::SeedableRng;
@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use super::arrays::{copied, grads_dict, tensor_to_numpy, to_numpy, token_pair, tokens2};
 use super::errors::input;
 use crate::engine::Tensor;
-use crate::generate::{self, RecurrentState};
+use crate::generate::{self, RecurrentState, Sampling};
 use crate::nn::model::Batch;
 use crate::nn::{Model, ModelConfig};
 
@@ -164,12 +164,9 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Sampling temperatures: finite and non-negative (0 is argmax).
+/// Sampling temperatures: finite and non-negative (0 is argmax); the rule is the core's.
 pub fn check_temperature(temperature: f32) -> PyResult<()> {
-    if !temperature.is_finite() || temperature < 0.0 {
-        return Err(input(format!("temperature must be finite and non-negative, got {temperature}")));
-    }
-    Ok(())
+    Ok(Sampling::temperature(temperature).check()?)
 }
 
 #[pymethods]
@@ -317,8 +314,10 @@ impl PyModel {
         to_numpy(py, out.data, &[b, v])
     }
 
-    /// Feeds `prompt`, then samples `length` tokens (temperature 0: argmax).
-    #[pyo3(signature = (prompt, length, temperature=0.8, seed=0))]
+    /// Feeds `prompt`, then samples `length` tokens (temperature 0: argmax;
+    /// `top_k` 0 and `top_p` 1 keep every token).
+    #[pyo3(signature = (prompt, length, temperature=0.8, seed=0, top_k=0, top_p=1.0))]
+    #[allow(clippy::too_many_arguments)]
     fn generate(
         &self,
         py: Python<'_>,
@@ -326,13 +325,13 @@ impl PyModel {
         length: usize,
         temperature: f32,
         seed: u64,
+        top_k: usize,
+        top_p: f32,
     ) -> PyResult<Vec<u32>> {
-        if prompt.is_empty() {
-            return Err(input("generation needs a prompt of at least one token"));
-        }
-        check_temperature(temperature)?;
+        let how = Sampling { temperature, top_k, top_p };
+        how.check()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        Ok(py.allow_threads(|| generate::generate(&self.read(), &prompt, length, temperature, &mut rng))?)
+        Ok(py.allow_threads(|| generate::generate(&self.read(), &prompt, length, &how, &mut rng))?)
     }
 }
 
@@ -355,27 +354,32 @@ impl PyRecurrentState {
             .map(|ts| ts.iter().map(|t: &Tensor| tensor_to_numpy(py, t, &[t.rows, t.cols])).collect())
             .collect()
     }
-}
-
-/// A seeded sampler: `softmax(logits / temperature)`, temperature 0 = argmax.
-#[pyclass(name = "Sampler", module = "rnnpy._core", frozen)]
-pub struct PySampler {
-    rng: Mutex<ChaCha8Rng>,
-}
-
-#[pymethods]
-impl PySampler {
-    #[new]
-    #[pyo3(signature = (seed=0))]
-    fn new(seed: u64) -> Self {
-        PySampler { rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)) }
-    }
-    fn sample(&self, py: Python<'_>, logits: PyReadonlyArray1<f32>, temperature: f32) -> PyResult<u32> {
-        let l = copied(&logits);
-        if l.is_empty() {
-            return Err(input("empty logits"));
-        }
-        check_temperature(temperature)?;
-        Ok(py.allow_threads(|| generate::sample(&l, temperature, &mut lock(&self.rng))))
+    /// Overwrites every tensor from arrays laid out as `tensors()` returns
+    /// them (a training run resumed mid-stream continues from its saved state).
+    fn set_tensors(&self, py: Python<'_>, tensors: Vec<Vec<PyReadonlyArray2<f32>>>) -> PyResult<()> {
+        let given: Vec<Vec<([usize; 2], Vec<f32>)>> = tensors
+            .iter()
+            .map(|layer| layer.iter().map(|a| ([a.shape()[0], a.shape()[1]], copied(a))).collect())
+            .collect();
+        py.allow_threads(|| {
+            let mut st = lock(&self.inner);
+            let layers = &mut st.layers;
+            let fits = given.len() == layers.len()
+                && given.iter().zip(layers.iter()).all(|(new, old)| {
+                    new.len() == old.len() && new.iter().zip(old).all(|(a, t)| a.0 == [t.rows, t.cols])
+                });
+            if !fits {
+                return Err(crate::Error::Input(
+                    "the tensors do not have this recurrent state's layout (see tensors())".into(),
+                ));
+            }
+            for (new, old) in given.into_iter().zip(layers.iter_mut()) {
+                for (a, t) in new.into_iter().zip(old.iter_mut()) {
+                    t.data = a.1;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(())
     }
 }

@@ -16,7 +16,7 @@ use crate::optim::clip_global_norm;
 use crate::rl::{self, GrpoBatch, GrpoConfig, SampleConfig};
 
 /// `G` completions per prompt (prompt-major), sampled after feeding each
-/// prompt once: `[(token ids, log-probs under the policy at temperature 1)]`.
+/// prompt once: `[(token ids, their log-probs at the sampling temperature)]`.
 #[pyfunction]
 #[pyo3(signature = (model, prompts, group_size, max_len, stop_ids, temperature=1.0, seed=0))]
 #[allow(clippy::too_many_arguments)]
@@ -37,15 +37,18 @@ pub fn rl_sample_groups(
     Ok(out.into_iter().map(|c| (c.tokens, c.log_probs)).collect())
 }
 
-/// `log π(seq[b, t] | seq[b, < t])` as float32 `[N, T]`; column 0 is 0.
+/// `log softmax(logits / temperature)` at each `seq[b, t]` given `seq[b, < t]`,
+/// as float32 `[N, T]`; column 0 is 0.
 #[pyfunction]
+#[pyo3(signature = (model, sequences, temperature=1.0))]
 pub fn rl_token_log_probs<'py>(
     py: Python<'py>,
     model: &PyModel,
     sequences: PyReadonlyArray2<u32>,
+    temperature: f32,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (ids, n, t) = tokens2(&sequences);
-    let out = py.allow_threads(|| rl::token_log_probs(&model.read(), &ids, n, t))?;
+    let out = py.allow_threads(|| rl::token_log_probs(&model.read(), &ids, n, t, temperature))?;
     to_numpy(py, out.data, &[n, t])
 }
 
@@ -152,17 +155,19 @@ impl PyGrpoStats {
 /// The GRPO loss, its statistics and the gradient of every parameter:
 /// `(stats, {name: gradient})`.
 #[pyfunction]
-#[pyo3(signature = (model, batch, clip=0.2, kl_beta=0.0))]
+#[pyo3(signature = (model, batch, clip=0.2, kl_beta=0.0, temperature=1.0))]
 pub fn rl_loss_and_grad<'py>(
     py: Python<'py>,
     model: &PyModel,
     batch: &PyGrpoBatch,
     clip: f32,
     kl_beta: f32,
+    temperature: f32,
 ) -> PyResult<(PyGrpoStats, Bound<'py, PyDict>)> {
+    let cfg = GrpoConfig { clip, kl_beta, temperature };
     let (stats, grads, norm, specs) = py.allow_threads(|| -> crate::Result<_> {
         let m = model.read();
-        let (stats, mut grads) = rl::grpo_loss_and_grad(&m, batch.view(), GrpoConfig { clip, kl_beta })?;
+        let (stats, mut grads) = rl::grpo_loss_and_grad(&m, batch.view(), cfg)?;
         let norm = clip_global_norm(&mut grads, 0.0); // 0: measure only
         Ok((stats, grads, norm, m.specs.clone()))
     })?;

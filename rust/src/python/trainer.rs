@@ -221,12 +221,13 @@ impl PyTrainer {
         })?)
     }
 
-    /// Clip + AdamW from a flat gradient (checkpoint order); returns the
-    /// pre-clip norm (not applied when it is not finite). `gradient` and
+    /// Clip + AdamW from a flat gradient (checkpoint order), clipped in place
+    /// (no copy: a data-parallel rank passes its all-reduced buffer); returns
+    /// the pre-clip norm (not applied when it is not finite). `gradient` and
     /// then this is one `step`.
-    fn apply_gradient(&self, py: Python<'_>, model: &PyModel, grad: PyReadonlyArray1<f32>) -> PyResult<f32> {
-        let mut g: Vec<f32> = grad.as_array().iter().copied().collect();
-        Ok(self.with(py, |s| s.trainer.apply_flat(&mut model.write(), &mut g))?)
+    fn apply_gradient(&self, py: Python<'_>, model: &PyModel, mut grad: PyReadwriteArray1<f32>) -> PyResult<f32> {
+        let g = grad.as_slice_mut().map_err(|_| input("the gradient must be a contiguous float32 array"))?;
+        Ok(self.with(py, |s| s.trainer.apply_flat(&mut model.write(), g))?)
     }
 
     /// Up to `N` steps on `inputs`/`targets [N, B, T]` in one call; returns
@@ -251,10 +252,11 @@ impl PyTrainer {
         Ok((to_numpy(py, losses, &[stats.len()])?, to_numpy(py, norms, &[stats.len()])?))
     }
 
-    /// One GRPO update of `model`: the loss and its gradient, global-norm
-    /// clip, AdamW (this trainer's moments and step). Returns the statistics
-    /// before the update, with the pre-clip gradient norm.
-    #[pyo3(signature = (model, batch, clip=0.2, kl_beta=0.0))]
+    /// One GRPO update of `model`: the loss and its gradient (log-probs at
+    /// `temperature`, the sampling one), global-norm clip, AdamW (this
+    /// trainer's moments and step). Returns the statistics before the
+    /// update, with the pre-clip gradient norm.
+    #[pyo3(signature = (model, batch, clip=0.2, kl_beta=0.0, temperature=1.0))]
     fn grpo_step(
         &self,
         py: Python<'_>,
@@ -262,10 +264,12 @@ impl PyTrainer {
         batch: &PyGrpoBatch,
         clip: f32,
         kl_beta: f32,
+        temperature: f32,
     ) -> PyResult<PyGrpoStats> {
+        let cfg = GrpoConfig { clip, kl_beta, temperature };
         let (stats, norm) = self.with(py, |s| -> crate::Result<_> {
             let mut m = model.write();
-            s.trainer.grpo_step(&mut m, batch.view(), GrpoConfig { clip, kl_beta })
+            s.trainer.grpo_step(&mut m, batch.view(), cfg)
         })?;
         Ok(PyGrpoStats::new(stats, norm))
     }

@@ -6,6 +6,10 @@
 //! sequence from zero state, exactly as sampling fed the prompt; right padding
 //! never changes earlier positions of a recurrent model.
 //!
+//! Log-probs are taken at a temperature τ, `log softmax(logits / τ)`, the
+//! distribution the completions were sampled from (TRL's GRPO does the same),
+//! so that `π_θ / π_old` is the importance ratio; τ = 1 is the model itself.
+//!
 //! Both run on the fused path (chunks of sequences in parallel, the GRPO
 //! term's gradient per logits row); `reference_*` are the same on the tape,
 //! for the tests.
@@ -42,6 +46,8 @@ pub struct GrpoConfig {
     pub clip: f32,
     /// β of the KL penalty (used only with reference log-probs).
     pub kl_beta: f32,
+    /// τ of the log-probs: the sampling temperature (see the module docs).
+    pub temperature: f32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -57,19 +63,32 @@ pub struct GrpoStats {
 }
 
 /// The forward pass over `sequences[:, :-1]`; returns the tape's per-row
-/// log-prob var (time-major rows `t·N + b` predicting position `t + 1`).
-fn record_log_probs(model: &Model, tape: &mut Tape, seqs: &[u32], n: usize, t: usize) -> crate::engine::Var {
+/// log-prob var at temperature τ (time-major rows `t·N + b` predicting position `t + 1`).
+fn record_log_probs(model: &Model, tape: &mut Tape, seqs: &[u32], n: usize, t: usize, tau: f32) -> crate::engine::Var {
     let inputs: Vec<u32> = (0..n).flat_map(|b| seqs[b * t..b * t + t - 1].iter().copied()).collect();
     let targets: Vec<usize> = (1..t).flat_map(|ti| (0..n).map(move |b| seqs[b * t + ti] as usize)).collect();
     let (logits, _) = model.forward(tape, Batch { tokens: &inputs, b: n, t: t - 1 }, None);
-    tape.token_log_prob(logits, targets)
+    let scaled = if tau == 1.0 { logits } else { tape.scale(logits, 1.0 / tau) };
+    tape.token_log_prob(scaled, targets)
 }
 
-fn check_sequences(model: &Model, seqs: &[u32], n: usize, t: usize) -> Result<()> {
+fn check_sequences(model: &Model, seqs: &[u32], n: usize, t: usize, tau: f32) -> Result<()> {
     if t < 2 {
         return Err(Error::Input(format!("RL sequences need at least 2 positions, got shape [{n}, {t}]")));
     }
+    if !(tau > 0.0 && tau.is_finite()) {
+        return Err(Error::Input(format!("RL log-probs need a positive, finite temperature, got {tau}")));
+    }
     model.check_tokens(seqs, n, t, "sequences")
+}
+
+/// Divides a logits row by τ in place (nothing to do at τ = 1, so the bits
+/// of the untempered path do not change).
+fn temper(row: &mut [f32], tau: f32) {
+    if tau != 1.0 {
+        let inv = 1.0 / tau;
+        row.iter_mut().for_each(|v| *v *= inv);
+    }
 }
 
 /// `seq[:, :-1]`, the inputs that predict positions 1.., batch-major `[N, T − 1]`.
@@ -77,9 +96,10 @@ fn inputs_of(seqs: &[u32], n: usize, t: usize) -> Vec<u32> {
     (0..n).flat_map(|b| seqs[b * t..b * t + t - 1].iter().copied()).collect()
 }
 
-/// `log π(seq[b, t] | seq[b, < t])` for every position, `[N, T]` (column 0 is 0), without gradient.
-pub fn token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize) -> Result<Tensor> {
-    check_sequences(model, seqs, n, t)?;
+/// `log π_τ(seq[b, t] | seq[b, < t])` for every position, `[N, T]` (column 0
+/// is 0), at temperature `tau`, without gradient.
+pub fn token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize, tau: f32) -> Result<Tensor> {
+    check_sequences(model, seqs, n, t, tau)?;
     let (w, inputs, v) = (model.inference_weights(), inputs_of(seqs, n, t), model.config.vocab_size);
     let parts = inference_chunks(n);
     let per_chunk: Vec<Vec<f32>> = parts
@@ -94,6 +114,7 @@ pub fn token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize) -> Resul
                 .enumerate()
                 .map(|(r, row)| {
                     let target = seqs[(s + r % nb) * t + r / nb + 1] as usize;
+                    temper(row, tau);
                     let (lse, picked) = softmax_xent(row, target, 0.0, false);
                     picked - lse
                 })
@@ -111,10 +132,10 @@ pub fn token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize) -> Resul
 }
 
 /// [`token_log_probs`] on the tape.
-pub fn reference_token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize) -> Result<Tensor> {
-    check_sequences(model, seqs, n, t)?;
+pub fn reference_token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize, tau: f32) -> Result<Tensor> {
+    check_sequences(model, seqs, n, t, tau)?;
     let mut tape = Tape::new(model.params());
-    let lp = record_log_probs(model, &mut tape, seqs, n, t);
+    let lp = record_log_probs(model, &mut tape, seqs, n, t, tau);
     let lv = tape.value(lp);
     let mut out = Tensor::zeros(n, t);
     for ti in 1..t {
@@ -126,7 +147,7 @@ pub fn reference_token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize
 }
 
 fn check_batch(model: &Model, b: &GrpoBatch, cfg: &GrpoConfig) -> Result<usize> {
-    check_sequences(model, b.sequences, b.n, b.t)?;
+    check_sequences(model, b.sequences, b.n, b.t, cfg.temperature)?;
     let nt = b.n * b.t;
     let sized = |what: &str, len: usize, want: usize| {
         if len == want {
@@ -189,8 +210,9 @@ struct Sums {
 
 /// The GRPO loss's gradient into `grad` (flat, checkpoint order) on the
 /// fused path with packed weights `w` (transposes included): chunks of
-/// sequences in parallel, each logits row turned into the gradient of its
-/// token's term, `w_i·∂term/∂logπ·(onehot − softmax)`.
+/// sequences in parallel, each logits row z turned into the gradient of its
+/// token's term. With `logπ = log softmax(z/τ)[target]`,
+/// `∂(w_i·term)/∂z = w_i·∂term/∂logπ·(onehot − softmax(z/τ))/τ`.
 pub fn grpo_gradient(
     model: &Model,
     w: &ModelWeights,
@@ -202,7 +224,7 @@ pub fn grpo_gradient(
     let count = check_batch(model, &b, &cfg)?;
     let (n, t) = (b.n, b.t);
     let inputs = inputs_of(b.sequences, n, t);
-    let weight = 1.0 / count as f32;
+    let (weight, tau) = (1.0 / count as f32, cfg.temperature);
     let parts = chunks(n);
     workspaces.resize_with(parts.len(), Workspace::default);
     let sums: Vec<Sums> = parts
@@ -220,12 +242,13 @@ pub fn grpo_gradient(
                     return 0.0;
                 }
                 let target = b.sequences[i] as usize;
+                temper(row, tau);
                 let (lse, picked) = softmax_xent(row, target, 0.0, false);
                 let logp = picked - lse;
                 let (old, adv, reference) = (b.old_log_probs[i], b.advantages[seq], b.ref_log_probs.map(|r| r[i]));
                 let (term, d) = grpo_token(logp, old, reference, adv, cfg.clip, cfg.kl_beta);
-                // ∂(w·term)/∂logits = w·d·(onehot − softmax): softmax_xent's gradient scaled by −w·d.
-                softmax_xent(row, target, -weight * d, true);
+                // ∂(w·term)/∂logits = w·d·(onehot − softmax(z/τ))/τ: softmax_xent's gradient scaled by −w·d/τ.
+                softmax_xent(row, target, -weight * d / tau, true);
                 sums.ratio += (logp - old).exp() as f64;
                 let (_, policy) = grpo_token(logp, old, None, adv, cfg.clip, 0.0);
                 sums.clipped += usize::from(policy == 0.0 && adv != 0.0);
@@ -274,7 +297,7 @@ pub fn reference_grpo_loss_and_grad(model: &Model, b: GrpoBatch, cfg: GrpoConfig
         weights: mask.iter().map(|&m| m / count as f32).collect(),
     };
     let mut tape = Tape::new(model.params());
-    let lp = record_log_probs(model, &mut tape, b.sequences, n, t);
+    let lp = record_log_probs(model, &mut tape, b.sequences, n, t, cfg.temperature);
     let stats = stats(tape.value(lp), &rows, &mask, count, cfg);
     let loss = tape.grpo_loss(lp, rows, cfg.clip, cfg.kl_beta);
     let loss_value = tape.value(loss).data[0];

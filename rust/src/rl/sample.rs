@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::engine::Tensor;
 use crate::error::{Error, Result};
-use crate::generate::{sample, step, RecurrentState};
+use crate::generate::{sample, step, RecurrentState, Sampling};
 use crate::nn::model::Model;
 
 #[derive(Clone, Debug)]
@@ -20,8 +20,10 @@ pub struct SampleConfig {
     pub temperature: f32,
 }
 
-/// One sampled completion and `log π(token)` of each of its tokens under the
-/// policy itself (temperature 1), whatever temperature it was sampled at.
+/// One sampled completion and the log-probability each of its tokens was
+/// drawn with: `log softmax(logits / τ)[token]` at the sampling temperature τ
+/// (at 1 for greedy sampling, τ = 0), so that `π_θ / π_old` in the GRPO loss
+/// is the importance ratio of the distribution actually sampled.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completion {
     pub tokens: Vec<u32>,
@@ -54,10 +56,12 @@ fn repeat_rows(parts: &[&Tensor], times: usize) -> Tensor {
     Tensor::from_vec(parts.len() * times * parts[0].rows, cols, data)
 }
 
-fn log_softmax_at(row: &[f32], i: usize) -> f32 {
+/// `log softmax(row / τ)[i]`; τ ≤ 0 (greedy) is taken as 1.
+fn log_softmax_at(row: &[f32], i: usize, temperature: f32) -> f32 {
+    let inv = if temperature > 0.0 { 1.0 / temperature } else { 1.0 };
     let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-    let s: f32 = row.iter().map(|&x| (x - m).exp()).sum();
-    row[i] - m - s.ln()
+    let s: f32 = row.iter().map(|&x| ((x - m) * inv).exp()).sum();
+    (row[i] - m) * inv - s.ln()
 }
 
 /// `P·G` rows of state and logits, and up to `max_len` tokens and log-probs
@@ -116,9 +120,9 @@ pub fn sample_groups(
                 continue; // keeps feeding its last token; the result is ignored
             }
             let row = logits.row(r);
-            let tok = sample(row, cfg.temperature, rng);
+            let tok = sample(row, &Sampling::temperature(cfg.temperature), rng);
             out[r].tokens.push(tok);
-            out[r].log_probs.push(log_softmax_at(row, tok as usize));
+            out[r].log_probs.push(log_softmax_at(row, tok as usize, cfg.temperature));
             next[r] = tok;
             done[r] = cfg.stop_ids.contains(&tok);
         }
