@@ -11,7 +11,7 @@ import pytest
 
 import rnnpy
 import rnnpy.cli.tasks
-from rnnpy.cli import USER_ERRORS, main
+from rnnpy.cli import USER_ERRORS, describe, main
 
 
 def failing(error: BaseException):
@@ -39,7 +39,14 @@ def test_user_errors_are_one_line_and_status_2(error, monkeypatch, capsys):
     monkeypatch.setattr(rnnpy.cli.tasks, "run", failing(error))
     assert main(["tasks"]) == 2
     err = capsys.readouterr().err
-    assert err == f"rnnpy tasks: error: {error}\n"
+    assert err == f"rnnpy tasks: error: {describe(error)}\n"
+    assert "Errno" not in err and err.count("\n") == 1
+
+
+def test_os_errors_name_the_path_in_words_without_an_errno():
+    assert describe(FileNotFoundError(2, "No such file or directory", "x.txt")) == "'x.txt': no such file or directory"
+    assert describe(PermissionError(13, "Permission denied", "/root/m.bin")) == "'/root/m.bin': permission denied"
+    assert describe(OSError("'m.bin': cannot write: no space left on the device")).startswith("'m.bin'")
 
 
 @pytest.mark.parametrize(

@@ -114,4 +114,4 @@ def test_without_matplotlib_the_message_says_how_to_install_it(runs, tmp_path, c
 def test_an_output_in_a_missing_directory_is_named(runs, tmp_path, capsys):
     assert main(["plot", str(runs[0]), "-o", str(tmp_path / "no" / "c.png")]) == 2
     err = capsys.readouterr().err
-    assert f"'{tmp_path / 'no' / 'c.png'}': cannot write: No such file or directory" in err and err.count("\n") == 1
+    assert f"'{tmp_path / 'no' / 'c.png'}': cannot write: no such file or folder" in err and err.count("\n") == 1

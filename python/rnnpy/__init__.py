@@ -18,14 +18,26 @@ Input rnnpy cannot use raises a subclass of ``rnnpy.RnnpyError`` (a
 ``ValueError``); the hierarchy is in ``rnnpy.errors``.
 """
 
+try:  # first: a Ctrl-C while the program starts exits quietly (rnnpy._startup)
+    from rnnpy import _startup
+
+    _startup.install()
+except KeyboardInterrupt:  # ... even one that comes while those lines run
+    from rnnpy._startup import is_rnnpy_program, quit_starting
+
+    if is_rnnpy_program():
+        quit_starting()
+    raise
 from rnnpy._core import __version__
 from rnnpy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnpy.errors import (
     CheckpointError,
     ConfigError,
     DistributedError,
+    DivergenceError,
     ExportError,
     InputError,
+    MemoryLimitError,
     MetadataError,
     MetricsError,
     MissingDependencyError,
@@ -54,11 +66,13 @@ __all__ = [
     "Completion",
     "ConfigError",
     "DistributedError",
+    "DivergenceError",
     "ExportError",
     "GRPOBatch",
     "GRPOStats",
     "InputError",
     "LanguageModel",
+    "MemoryLimitError",
     "MetadataError",
     "MetricsError",
     "MissingDependencyError",

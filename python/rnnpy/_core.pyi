@@ -22,6 +22,9 @@ class InputError(RnnpyError):
 class CheckpointError(RnnpyError):
     """A checkpoint file that is missing, truncated, foreign or inconsistent."""
 
+class MemoryLimitError(RnnpyError):
+    """Sizes that need more memory than the machine has (the message gives both); nothing was allocated."""
+
 class ModelConfig:
     def __init__(
         self,
@@ -55,6 +58,8 @@ class ModelConfig:
     def use_rwkv(self) -> bool: ...
     def num_parameters(self) -> int: ...
     def active_parameters(self) -> int: ...
+    def training_bytes(self, batch_size: int, seq_length: int) -> int: ...
+    def check_training_memory(self, batch_size: int, seq_length: int) -> None: ...
     def param_shapes(self) -> list[tuple[str, tuple[int, ...]]]: ...
 
 class RecurrentState:
@@ -68,6 +73,7 @@ class Model:
     @property
     def config(self) -> ModelConfig: ...
     def copy(self) -> Model: ...
+    def is_finite(self) -> bool: ...
     def parameters(self) -> dict[str, npt.NDArray[np.float32]]: ...
     def set_parameters(self, params: dict[str, npt.NDArray[np.float32]]) -> None: ...
     def flat_parameters(self) -> npt.NDArray[np.float32]: ...
@@ -132,7 +138,11 @@ class Trainer:
     ) -> float: ...
     def apply_gradient(self, model: Model, grad: npt.NDArray[np.float32]) -> float: ...
     def steps(
-        self, model: Model, inputs: npt.NDArray[np.uint32], targets: npt.NDArray[np.uint32]
+        self,
+        model: Model,
+        inputs: npt.NDArray[np.uint32],
+        targets: npt.NDArray[np.uint32],
+        skip_non_finite: bool = False,
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
     def grpo_step(
         self, model: Model, batch: GrpoBatch, clip: float = 0.2, kl_beta: float = 0.0, temperature: float = 1.0
@@ -179,7 +189,7 @@ class CheckpointRecord:
     def param_m(self) -> npt.NDArray[np.float32]: ...
     def param_v(self) -> npt.NDArray[np.float32]: ...
 
-def read_checkpoint(path: str) -> CheckpointRecord: ...
+def read_checkpoint(path: str, allow_non_finite: bool = False) -> CheckpointRecord: ...
 def write_checkpoint(
     path: str,
     model: Model,
@@ -189,7 +199,23 @@ def write_checkpoint(
     metadata: str | None = None,
     version: str | None = None,
     timestamp: str | None = None,
+    allow_non_finite: bool = False,
 ) -> None: ...
+def write_file_atomic(path: str, data: bytes) -> None:
+    """Writes `data` to `path` atomically: how every file rnnpy writes is written."""
+
+def check_output_path(path: str, create_folders: bool = True) -> None:
+    """Raises OSError naming `path` when it could not be written now."""
+
+def check_input_path(path: str) -> int:
+    """Raises OSError naming `path` unless it is a readable regular file; returns its size."""
+
+def set_interrupt(level: int) -> None:
+    """Ctrl-C for the core: 0 none, 1 stop computing, 2 stop saving too (rnnpy.interrupt)."""
+
+def available_memory() -> int | None:
+    """Bytes of memory the process can still use, or None when the system does not say."""
+
 def rl_sample_groups(
     model: Model,
     prompts: list[list[int]],

@@ -11,10 +11,16 @@ collective of a step also carries what the ranks must agree on besides the
 update — the loss to report, whether any rank saw Ctrl-C (a signal reaches
 the ranks at slightly different moments), and the clock that a time budget
 and a time-based schedule read (each rank's own clock would let one rank
-stop a step before the others and leave them waiting).
+stop a step before the others and leave them waiting). For the same reason
+the first Ctrl-C never stops the core inside a rank's step
+(``catch_sigint(stop_core=False)``): the ranks stop after the step in whose
+all-reduce they agreed on it. A step whose reduced loss or norm is not
+finite is applied by no rank.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -74,7 +80,10 @@ class DataParallel:
         self.tail[:] = (loss, 1.0 if signalled else 0.0, seconds)
         step = self.trainer.optimizer_step
         self.allreduce_seconds += self.world.allreduce_sum(self.buffer, step)
-        norm = self.trainer.apply_gradient(self.gradient)
+        # Not applied when the norm is not finite, nor when the reduced loss is not
+        # (the same on every rank: no rank applies the step).
+        finite = math.isfinite(float(self.tail[_LOSS]))
+        norm = self.trainer.apply_gradient(self.gradient) if finite else float("nan")
         self.interrupted = self.interrupted or bool(self.tail[_INTERRUPTED] > 0)
         self.seconds = float(self.tail[_SECONDS]) / self.world.size
         self.steps += 1

@@ -8,6 +8,8 @@ one error map in ``rust/src/python/errors.rs``::
     ├── InputError         arrays, ids or settings that do not fit the model or the call (core)
     ├── CheckpointError    a checkpoint file that is missing, truncated, foreign or inconsistent (core)
     │   └── MetadataError  ... whose metadata rnnpy cannot read
+    ├── MemoryLimitError   sizes that need more memory than the machine has (core)
+    ├── DivergenceError    training whose loss or gradient norm stopped being finite
     ├── TokenizerError     a tokenizer file, training text or id sequence (rnnpy.tokenizer)
     ├── VocabularyError    text with characters outside a model's vocabulary
     ├── TaskError          an unknown RL task, or a vocabulary that cannot express it
@@ -17,7 +19,9 @@ one error map in ``rust/src/python/errors.rs``::
     ├── MissingDependencyError  an optional package a feature needs is not installed
     └── UsageError         a bad command line (rnnpy.cli)
 
-I/O failures (a file that cannot be written, a closed pipe) stay ``OSError``.
+I/O failures (a file that cannot be written, a closed pipe) stay ``OSError``;
+the core's say what failed in words, naming the user's path. A Ctrl-C that
+stops the core mid-call is ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -25,14 +29,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from rnnpy._core import CheckpointError, ConfigError, InputError, RnnpyError
+from rnnpy._core import CheckpointError, ConfigError, InputError, MemoryLimitError, RnnpyError
 from rnnpy.tokenizer.errors import TokenizerError
 
 __all__ = [
     "CheckpointError",
     "ConfigError",
+    "DivergenceError",
     "ExportError",
     "InputError",
+    "MemoryLimitError",
     "MetadataError",
     "MetricsError",
     "MissingDependencyError",
@@ -47,6 +53,12 @@ __all__ = [
 
 class MetadataError(CheckpointError):
     """Checkpoint metadata that rnnpy cannot read (a wrong type, an unknown vocabulary)."""
+
+
+class DivergenceError(RnnpyError):
+    """Training whose loss or gradient norm stopped being finite (NaN or
+    infinity). The non-finite step was not applied, and nothing non-finite
+    is saved: a checkpoint on disk keeps the last good state."""
 
 
 class VocabularyError(RnnpyError):

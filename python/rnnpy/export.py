@@ -29,10 +29,10 @@ import numpy as np
 
 from rnnpy import __version__
 from rnnpy.checkpoint import Checkpoint, load_checkpoint
-from rnnpy.errors import ConfigError, ExportError, MetadataError, require
+from rnnpy.errors import ConfigError, ExportError, require
 from rnnpy.metadata import RunMetadata, vocab_from_dict, vocab_to_dict
 from rnnpy.model import CONFIG_FIELDS, Model, ModelConfig
-from rnnpy.tokenizer.io import timestamp, write_atomic
+from rnnpy.tokenizer.io import loads, timestamp, write_atomic
 from rnnpy.vocab import Vocab
 
 MODEL_FILE = "model.safetensors"
@@ -114,7 +114,7 @@ def read(directory: str | os.PathLike[str]) -> Exported:
     try:
         metadata = None if text is None else json.loads(text)
         vocab = None if ours.get("vocab") is None else vocab_from_dict(ours["vocab"])
-    except (json.JSONDecodeError, TypeError, MetadataError) as e:
+    except (ValueError, RecursionError, TypeError) as e:  # MetadataError, not JSON, too deep, a wrong shape
         raise ExportError(f"'{d / CONFIG_FILE}': {e}") from None
     n = cfg.num_parameters()
     ck = Checkpoint(
@@ -155,10 +155,10 @@ def files(directory: str | os.PathLike[str]) -> list[Path]:
 
 def _read_config(path: Path) -> dict[str, Any]:
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = loads(path.read_bytes())  # strict JSON: no NaN, no nesting or numbers Python cannot read
     except FileNotFoundError:
         raise ExportError(f"'{path.parent}' is not an export directory: it has no {CONFIG_FILE}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:
         raise ExportError(f"'{path}' cannot be read: {e}") from None
     if not isinstance(config, dict) or config.get("model_type") != MODEL_TYPE:
         raise ExportError(f"'{path}' does not describe an rnnpy model (model_type is not {MODEL_TYPE!r})")

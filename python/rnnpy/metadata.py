@@ -113,7 +113,9 @@ class EvalScore:
 class RLRecord:
     """One RL (GRPO) run on the checkpoint's model: its settings and the
     evaluations before and after (held-out; `general`: beyond the trained range).
-    Records written before `temperature` and `general` existed have neither (τ was 1)."""
+    Records written before `temperature` and `general` existed have neither (τ was 1).
+    A run stopped by Ctrl-C is `interrupted`, with the episodes it completed
+    and no evaluation after (nor before, when stopped during it)."""
 
     task: str
     episodes: int
@@ -124,29 +126,35 @@ class RLRecord:
     inner_steps: int
     learning_rate: float
     seed: int
-    before: EvalScore
-    after: EvalScore
+    before: EvalScore | None
+    after: EvalScore | None
     extra: Mapping[str, Any] = field(default_factory=dict)
     # added later, so after `extra` (positional construction keeps working)
     temperature: float | None = None  # the sampling (and log-prob) temperature
     general: tuple[EvalScore, EvalScore] | None = None  # (before, after)
+    interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.extra)
         for name in _RL_FIELDS:
             d[name] = getattr(self, name)
-        d["before"], d["after"] = _score(self.before), _score(self.after)
+        for key, s in (("before", self.before), ("after", self.after)):
+            if s is not None:
+                d[key] = _score(s)
         if self.temperature is not None:
             d["temperature"] = self.temperature
         if self.general is not None:
             d["general"] = {"before": _score(self.general[0]), "after": _score(self.general[1])}
+        if self.interrupted:
+            d["interrupted"] = True
         return d
 
     @classmethod
     def from_dict(cls, d: object) -> RLRecord:
         try:
             assert isinstance(d, Mapping)
-            before, after = (_read_score(d[k]) for k in ("before", "after"))
+            interrupted = d.get("interrupted") is True
+            before, after = (None if interrupted and k not in d else _read_score(d[k]) for k in ("before", "after"))
             known = {name: d[name] for name in _RL_FIELDS}
             temperature = None if d.get("temperature") is None else float(d["temperature"])
             g = d.get("general")
@@ -154,7 +162,15 @@ class RLRecord:
         except (AssertionError, KeyError, TypeError, ValueError):
             raise MetadataError(f"rl {d!r} is not an RL record") from None
         extra = {k: v for k, v in d.items() if k not in known and k not in _RL_SCORES}
-        return cls(**known, before=before, after=after, temperature=temperature, general=general, extra=extra)
+        return cls(
+            **known,
+            before=before,
+            after=after,
+            temperature=temperature,
+            general=general,
+            extra=extra,
+            interrupted=interrupted,
+        )
 
 
 def _score(s: EvalScore) -> dict[str, float]:
@@ -168,7 +184,7 @@ def _read_score(d: Any) -> EvalScore:
 _RL_FIELDS = (
     "task", "episodes", "group_size", "prompts_per_episode", "clip", "kl", "inner_steps", "learning_rate", "seed"
 )  # fmt: skip
-_RL_SCORES = ("before", "after", "temperature", "general")
+_RL_SCORES = ("before", "after", "temperature", "general", "interrupted")
 
 
 @dataclass(frozen=True)

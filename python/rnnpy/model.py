@@ -75,6 +75,10 @@ class Model:
         """An independent model with the same parameters."""
         return Model.from_core(self._core.copy())
 
+    def is_finite(self) -> bool:
+        """Whether every parameter is finite (a diverged run leaves NaN or infinity)."""
+        return self._core.is_finite()
+
     def parameters(self) -> dict[str, FloatArray]:
         """Copies of every parameter, by MODEL.md name, in checkpoint order."""
         return dict(self._core.parameters())

@@ -71,7 +71,7 @@ def read_metrics(path: str | os.PathLike[str], label: str | None = None) -> Run:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper / numbers longer than Python reads
             raise MetricsError(f"'{p}' line {n} is not JSON (a metrics file holds one JSON object per line)") from None
         if not isinstance(row, dict):
             raise MetricsError(f"'{p}' line {n} is not a JSON object")

@@ -46,6 +46,7 @@ class EpochResult:
     tokens: int  # target positions trained on this epoch (in this session)
     seconds: float  # this epoch's wall time
     elapsed: float  # since the start of train()
+    skipped: int = 0  # steps not applied: their loss or gradient norm was not finite (skip_non_finite)
 
 
 @dataclass

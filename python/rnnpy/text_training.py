@@ -46,8 +46,8 @@ def train_text(
     or a ``BPETokenizer``) or ``bpe_vocab_size`` (one is trained on the text,
     as ``train --useBPE`` does). ``seed`` None draws one (kept in
     ``lm.metadata.seed``). ``progress`` prints the command's epoch lines
-    (and a live bar in a terminal). Ctrl-C stops after the current chunk of
-    batches and returns the model of the last completed epoch
+    (and a live bar in a terminal). Ctrl-C stops within the current step
+    and returns the model of the last completed epoch
     (``lm.metadata.interrupted``). ``python -m rnnpy train --help`` lists
     the options; an unknown one is a TypeError, a bad value an InputError.
     """
@@ -77,7 +77,16 @@ def train_text(
     out.start_training(f"epoch {{task.fields[epoch]}}/{train_opts.epochs}")
     try:
         with catch_sigint(stop):
-            result = train(trainer, source, plan, rng=rng, on_epoch=on_epoch, on_tick=out.tick, stop=stop)
+            result = train(
+                trainer,
+                source,
+                plan,
+                rng=rng,
+                on_epoch=on_epoch,
+                on_tick=out.tick,
+                stop=stop,
+                skip_non_finite=train_opts.skip_non_finite,
+            )
     finally:
         out.stop_training()
     out.line(f"{'Interrupted' if result.interrupted else 'Done'} after epoch {result.epoch} in {result.elapsed:.1f}s")

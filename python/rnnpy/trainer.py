@@ -25,7 +25,10 @@ class Trainer:
     """Owns AdamW's moments and step count for one model.
 
     Each `step` is forward + backward + global-norm clip + AdamW, in one call
-    with the GIL released. Bad hyperparameters raise rnnpy.InputError.
+    with the GIL released. A step whose loss or gradient norm is not finite
+    is not applied (the weights and moments stay as they were): check
+    `math.isfinite` on what it returns. Threads may share a trainer and its
+    model: their calls take turns. Bad hyperparameters raise rnnpy.InputError.
     """
 
     def __init__(
@@ -105,15 +108,22 @@ class Trainer:
 
     def apply_gradient(self, grad: npt.ArrayLike) -> float:
         """Global-norm clip and one AdamW update from a flat gradient; returns
-        the norm before clipping. `gradient` then this is one `step`. A
-        contiguous, writable float32 array is used as it is (no copy) and is
-        left clipped; anything else is copied first."""
+        the norm before clipping (the update is not applied when it is not
+        finite). `gradient` then this is one `step`. A contiguous, writable
+        float32 array is used as it is (no copy) and is left clipped; anything
+        else is copied first."""
         g = np.require(grad, np.float32, ["C", "W"])
         return float(self._core.apply_gradient(self.model.core, g))
 
-    def steps(self, inputs: object, targets: object) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """`N` updates on batches `[N, B, T]` in one call: per-step losses and norms."""
-        return self._core.steps(self.model.core, token_array(inputs, "inputs", 3), token_array(targets, "targets", 3))
+    def steps(
+        self, inputs: object, targets: object, skip_non_finite: bool = False
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Up to `N` updates on batches `[N, B, T]` in one call: per-step losses
+        and norms. It ends early after a step whose loss or norm is not finite
+        (returned last, not applied) unless `skip_non_finite`, and when Ctrl-C
+        stops the core inside `rnnpy.interrupt.catch_sigint`."""
+        x, y = token_array(inputs, "inputs", 3), token_array(targets, "targets", 3)
+        return self._core.steps(self.model.core, x, y, skip_non_finite)
 
     def grpo_step(
         self, batch: GRPOBatch, clip: float = 0.2, kl_beta: float = 0.0, temperature: float = 1.0

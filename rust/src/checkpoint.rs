@@ -1,11 +1,12 @@
 //! The checkpoint file of `spec/CHECKPOINT.md`: the bincode 1.x encoding
 //! (fixed-width little-endian integers, no header) of [`CheckpointRecord`].
-//! Reading validates every size against the configuration; writing goes to a
-//! temporary file in the same folder and is renamed over the target, so a
-//! crash never destroys an existing checkpoint.
+//! Reading validates every size against the configuration and, unless asked
+//! not to, that every weight is finite; writing checks the same, then goes
+//! through [`atomic::write_atomic`] (a temporary beside the target, read back
+//! before it is renamed over it), so a crash never destroys a checkpoint and
+//! nothing is written that could not be read back.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use bincode::Options;
@@ -13,6 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::nn::ModelConfig;
+
+pub mod atomic;
+pub mod paths;
+
+pub use atomic::write_atomic;
 
 /// What the old program writes as `version`.
 pub const FORMAT_VERSION: &str = "3.0-bin";
@@ -83,42 +89,61 @@ impl CheckpointRecord {
             }
         }
         if let Some(m) = &self.metadata {
+            // serde_json is strict: NaN and Infinity are not JSON, and nesting is bounded.
             serde_json::from_str::<serde_json::Value>(m)
                 .map_err(|e| bad(path, format!("metadata is not valid JSON: {e}")))?;
         }
         Ok(())
     }
 
-    pub fn read(path: &Path) -> Result<Self> {
-        let bytes = fs::read(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
-        Self::from_bytes(&bytes, path)
+    /// `Err` naming the first non-finite value (a weight or an AdamW
+    /// moment): what a diverged run leaves, which no model should be.
+    pub fn check_finite(&self, path: &Path) -> Result<()> {
+        let parts =
+            [("weight", &self.param_data), ("first moment of", &self.param_m), ("second moment of", &self.param_v)];
+        for (what, values) in parts {
+            if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+                let bad_count = values.iter().filter(|x| !x.is_finite()).count();
+                return Err(bad(
+                    path,
+                    format!(
+                        "holds {bad_count} non-finite values ({what} {} is {}): the weights of a diverged run \
+                         (pass allow_non_finite=True to use it anyway)",
+                        self.config.param_name(i),
+                        values[i]
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
-    /// Writes atomically: temporary file in the same folder, fsync, rename.
-    pub fn write(&self, path: &Path) -> Result<()> {
+    /// Reads and validates `path`, which must be a regular file (a FIFO would
+    /// block forever). Non-finite weights are an error unless `allow_non_finite`.
+    pub fn read(path: &Path, allow_non_finite: bool) -> Result<Self> {
+        let meta = paths::readable_file(path, "cannot read").map_err(|e| match e {
+            Error::Io { reason, .. } => bad(path, reason),
+            other => other,
+        })?;
+        // The bytes and the decoded record are both held for a moment.
+        crate::memory::ensure(2 * u128::from(meta.len()), || format!("loading checkpoint '{}'", path.display()))?;
+        let bytes = fs::read(path).map_err(|e| bad(path, format!("cannot read: {}", paths::reason(&e))))?;
+        let rec = Self::from_bytes(&bytes, path)?;
+        if !allow_non_finite {
+            rec.check_finite(path)?;
+        }
+        Ok(rec)
+    }
+
+    /// Validates this record as a reader would (sizes, metadata JSON and,
+    /// unless `allow_non_finite`, finite values), then writes it atomically.
+    pub fn write(&self, path: &Path, allow_non_finite: bool) -> Result<()> {
+        self.validate(path)?;
+        if !allow_non_finite {
+            self.check_finite(path)?;
+        }
         write_atomic(path, &self.to_bytes())
     }
-}
-
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), reason: format!("cannot write: {e}") };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| io(std::io::Error::other("not a file path")))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io)
 }
 
 /// Now as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), as the old program writes.
@@ -217,11 +242,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rnnpy-ckpt-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let p = dir.join("model.bin");
-        record().write(&p).unwrap();
+        record().write(&p, false).unwrap();
         let mut r2 = record();
         r2.optimizer_step = 99;
-        r2.write(&p).unwrap();
-        assert_eq!(CheckpointRecord::read(&p).unwrap().optimizer_step, 99);
+        r2.write(&p, false).unwrap();
+        assert_eq!(CheckpointRecord::read(&p, false).unwrap().optimizer_step, 99);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -13,6 +13,10 @@ pub enum Error {
     Checkpoint { path: String, reason: String },
     /// An I/O failure other than a malformed checkpoint.
     Io { path: String, reason: String },
+    /// A request whose memory the machine does not have (the message gives both sizes).
+    Memory(String),
+    /// Stopped by Ctrl-C (`interrupt::request`) before anything was changed.
+    Interrupted,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -21,9 +25,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config(m) => write!(f, "invalid model configuration: {m}"),
-            Error::Input(m) => write!(f, "{m}"),
+            Error::Input(m) | Error::Memory(m) => write!(f, "{m}"),
             Error::Checkpoint { path, reason } => write!(f, "checkpoint '{path}': {reason}"),
             Error::Io { path, reason } => write!(f, "'{path}': {reason}"),
+            Error::Interrupted => write!(f, "interrupted"),
         }
     }
 }

@@ -60,6 +60,21 @@ impl RecurrentState {
         RecurrentState { b, layers, scratch: Scratch::default() }
     }
 
+    /// [`RecurrentState::zeros`] for a batch the caller chose: its size is
+    /// checked against the memory available first.
+    pub fn try_zeros(model: &Model, b: usize) -> Result<Self> {
+        let cfg = &model.config;
+        let per_layer = if cfg.use_rwkv { 4 } else { 1 };
+        let floats = (b as u128) * (cfg.hidden_size as u128) * (per_layer * cfg.num_layers) as u128;
+        let what =
+            || format!("a recurrent state of {} sequences ({})", crate::memory::grouped(b as u128), cfg.describe());
+        crate::memory::ensure(4 * floats, what)?;
+        if b.checked_mul(cfg.hidden_size).is_none() {
+            return Err(crate::Error::Memory(format!("a recurrent state for {b} sequences cannot be addressed")));
+        }
+        Ok(Self::zeros(model, b))
+    }
+
     pub fn zeros(model: &Model, b: usize) -> Self {
         let cfg = &model.config;
         let per_layer = if cfg.use_rwkv { 4 } else { 1 };
@@ -75,7 +90,9 @@ impl RecurrentState {
 /// training): rows are independent, and the chunking depends on B only.
 pub fn step(model: &Model, state: &mut RecurrentState, tokens: &[u32]) -> Result<Tensor> {
     model.check_tokens(tokens, state.b, 1, "tokens")?;
-    Ok(crate::fused::batch::step(model, &mut state.layers, tokens, &mut state.scratch.0))
+    let logits = crate::fused::batch::step(model, &mut state.layers, tokens, &mut state.scratch.0);
+    crate::interrupt::check()?; // Ctrl-C: the logits of an interrupted pass are garbage
+    Ok(logits)
 }
 
 /// How the next token is drawn: from `softmax(logits / temperature)` over
@@ -187,7 +204,8 @@ impl Generation {
 
     /// Samples `n` more tokens, each fed back.
     pub fn next(&mut self, model: &Model, n: usize, how: &Sampling, rng: &mut ChaCha8Rng) -> Result<Vec<u32>> {
-        let mut out = Vec::with_capacity(n);
+        let mut out =
+            crate::memory::try_with_capacity(n, || format!("generating {} tokens", crate::memory::grouped(n as u128)))?;
         for _ in 0..n {
             let tok = sample(&self.logits.data, how, rng);
             out.push(tok);

@@ -10,6 +10,8 @@ pub mod engine;
 pub mod error;
 pub mod fused;
 pub mod generate;
+pub mod interrupt;
+pub mod memory;
 pub mod nn;
 pub mod optim;
 pub mod rl;

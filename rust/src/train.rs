@@ -15,6 +15,8 @@ use crate::nn::model::{Batch, Model};
 use crate::optim::{clip_flat, clip_global_norm, AdamW};
 use crate::rl::{grpo_gradient, GrpoBatch, GrpoConfig, GrpoStats};
 
+/// A step whose loss or gradient norm is not finite (a diverged run) is not
+/// applied: the weights and AdamW's state stay as they were.
 #[derive(Clone, Copy, Debug)]
 pub struct StepStats {
     pub loss: f32,
@@ -59,7 +61,9 @@ impl Trainer {
     ) -> Result<StepStats> {
         let loss = self.gradient_into_self(model, batch, targets, 1.0, state)?;
         let grad_norm = clip_flat(&mut self.grad, self.grad_clip);
-        self.optimizer.update_flat(model.params_mut(), &self.grad);
+        if loss.is_finite() && grad_norm.is_finite() {
+            self.optimizer.update_flat(model.params_mut(), &self.grad);
+        }
         Ok(StepStats { loss, grad_norm })
     }
 
@@ -100,7 +104,9 @@ impl Trainer {
             )));
         }
         let norm = clip_flat(grad, self.grad_clip);
-        self.optimizer.update_flat(model.params_mut(), grad);
+        if norm.is_finite() {
+            self.optimizer.update_flat(model.params_mut(), grad);
+        }
         Ok(norm)
     }
 
@@ -121,7 +127,7 @@ impl Trainer {
         let routed = !model.config.fast_mode && model.config.effective_top_k() > 0;
         self.weights.pack(model.params(), model.index(), routed, true);
         let layers = state.map(|s| s.layers.as_mut_slice());
-        Ok(batch::loss_and_grad(
+        let loss = batch::loss_and_grad(
             model,
             &self.weights,
             batch.tokens,
@@ -132,7 +138,9 @@ impl Trainer {
             layers,
             &mut self.workspaces,
             &mut self.grad,
-        ))
+        );
+        crate::interrupt::check()?; // Ctrl-C cut the pass short: its gradient is garbage, never applied
+        Ok(loss)
     }
 
     /// One GRPO update: the loss's gradient on the fused path (this trainer's
@@ -142,8 +150,11 @@ impl Trainer {
         let routed = !model.config.fast_mode && model.config.effective_top_k() > 0;
         self.weights.pack(model.params(), model.index(), routed, true);
         let stats = grpo_gradient(model, &self.weights, batch, cfg, &mut self.workspaces, &mut self.grad)?;
+        crate::interrupt::check()?; // Ctrl-C cut the pass short: its gradient is garbage, never applied
         let norm = clip_flat(&mut self.grad, self.grad_clip);
-        self.optimizer.update_flat(model.params_mut(), &self.grad);
+        if norm.is_finite() {
+            self.optimizer.update_flat(model.params_mut(), &self.grad);
+        }
         Ok((stats, norm))
     }
 
@@ -151,7 +162,9 @@ impl Trainer {
     /// `model`; returns the pre-clip norm.
     pub fn apply(&mut self, model: &mut Model, grads: &mut [Tensor]) -> f32 {
         let norm = clip_global_norm(grads, self.grad_clip);
-        self.optimizer.update(model.params_mut(), grads);
+        if norm.is_finite() {
+            self.optimizer.update(model.params_mut(), grads);
+        }
         norm
     }
 }

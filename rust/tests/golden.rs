@@ -29,7 +29,7 @@ fn golden_logits_and_loss() {
     cases.sort();
     assert!(cases.len() >= 3);
     for case in cases.iter().filter(|c| c.join("checkpoint.bin").exists()) {
-        let rec = CheckpointRecord::read(&case.join("checkpoint.bin")).unwrap();
+        let rec = CheckpointRecord::read(&case.join("checkpoint.bin"), false).unwrap();
         let bytes = std::fs::read(case.join("checkpoint.bin")).unwrap();
         assert_eq!(rec.to_bytes(), bytes, "{case:?}: re-encoding must give identical bytes");
         let model = Model::from_flat(rec.config.clone(), &rec.param_data).unwrap();

@@ -12,7 +12,10 @@ status 130, and anything else is a bug and shows its traceback.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from rnnpy.cli.commands import COMMANDS, GROUPS
@@ -20,7 +23,9 @@ from rnnpy.errors import (
     CheckpointError,
     ConfigError,
     DistributedError,
+    DivergenceError,
     ExportError,
+    MemoryLimitError,
     MetricsError,
     MissingDependencyError,
     TaskError,
@@ -31,10 +36,10 @@ from rnnpy.errors import (
 )
 
 #: What the user can cause: a bad command line, model configuration, file,
-#: text or task, a distributed set-up, an optional package not installed — and
-#: OSError, for the files and streams the user named.
-#: rnnpy.InputError is not here: the CLI builds every array itself, so one
-#: reaching this boundary is a bug.
+#: text or task, a model too large for the machine, a run that diverged, a
+#: distributed set-up, an optional package not installed — and OSError, for
+#: the files and streams the user named. rnnpy.InputError is not here: the CLI
+#: builds every array itself, so one reaching this boundary is a bug.
 USER_ERRORS = (
     UsageError,
     ConfigError,
@@ -43,12 +48,23 @@ USER_ERRORS = (
     VocabularyError,
     TaskError,
     TextTooShortError,
+    MemoryLimitError,
+    DivergenceError,
     DistributedError,
     ExportError,
     MetricsError,
     MissingDependencyError,
     OSError,
 )
+
+
+def describe(e: BaseException) -> str:
+    """One sentence: an OSError of Python's own (``[Errno 2] No such file or
+    directory: 'x'``) as ``'x': no such file or directory``; the rest as they say."""
+    if isinstance(e, OSError) and e.strerror and e.filename is not None:
+        name = os.fsdecode(e.filename) if isinstance(e.filename, (str, bytes)) else str(e.filename)
+        return f"'{name}': {e.strerror[:1].lower()}{e.strerror[1:]}"
+    return str(e)
 
 
 def usage() -> str:
@@ -68,8 +84,6 @@ def group_usage(group: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rnnpy.cli.parser import build, help_text, parse
-
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ("-h", "--help", "help"):
         print(usage())
@@ -77,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = args.pop(0) if args and not args[0].startswith("-") else "train"
     prog = f"rnnpy {name}" if name in COMMANDS or name in GROUPS else "rnnpy"
     try:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # start-up's quiet exit (rnnpy._startup) ends here
+        from rnnpy.cli.parser import build, help_text, parse
+
         if name in GROUPS:
             if not args or args[0] in ("-h", "--help"):
                 print(group_usage(name), file=sys.stdout if args else sys.stderr)
@@ -93,8 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         command = COMMANDS[name]
         return command.run(build(command.args, parse(args, name)))
+    except BrokenPipeError:  # stdout closed early (`| head`): not an error, and nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except USER_ERRORS as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {describe(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted (nothing saved)", file=sys.stderr)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from rnnpy.cli.commands import TrainArgs
 from rnnpy.cli.console import Reporter
-from rnnpy.cli.data import read_file
+from rnnpy.cli.data import check_output, read_file
 from rnnpy.cli.options import BPEOptions
 from rnnpy.tokenizer import BPETokenizer
 from rnnpy.tokenizer.report import TrainingReport, print_header, print_summary
@@ -56,6 +56,7 @@ def train_and_save(text: str, bpe: BPEOptions, out: Reporter) -> BPETokenizer:
 
 def train_only(args: TrainArgs, out: Reporter) -> None:
     """`train --trainBPE`: a tokenizer, a round-trip test on the text's start, and nothing else."""
+    check_output(args.bpe.save_path, "--bpeSavePath")
     text, _ = training_source(args)
     rule = "=" * 70
     out.line(f"\n{rule}\n   BPE TOKENIZER TRAINING MODE\n{rule}\n")

@@ -103,4 +103,5 @@ class Reporter:
 
 
 def epoch_line(r: EpochResult) -> str:
-    return f"Epoch {r.epoch:4} | Loss: {r.loss:.6f} | \u2207: {r.grad_norm:.4f} | Time: {r.elapsed:.1f}s"
+    skipped = f" | Skipped: {r.skipped} non-finite steps" if r.skipped else ""
+    return f"Epoch {r.epoch:4} | Loss: {r.loss:.6f} | \u2207: {r.grad_norm:.4f} | Time: {r.elapsed:.1f}s{skipped}"

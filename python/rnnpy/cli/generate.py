@@ -29,10 +29,10 @@ def rust_float(x: float) -> str:
     return s.removesuffix(".0")
 
 
-def sample(model: Model, vocab: Vocab, prompt: str, g: GenerationOptions, seed: int, out: Reporter) -> str:
+def sample(model: Model, vocab: Vocab, prompt: str, g: GenerationOptions, seed: int, out: Reporter) -> None:
     """Feed ``prompt``, then draw ``g.gen_length`` tokens (temperature, top-k,
-    top-p of ``g``), streaming them to ``out``. Returns the prompt followed by
-    the generated tokens' strings."""
+    top-p of ``g``), streaming them to ``out`` (and keeping none: any length
+    runs in constant memory)."""
     if not prompt:
         raise UsageError("the prompt is empty: give --prompt=TEXT")
     pieces = LanguageModel(model, vocab).stream(
@@ -43,14 +43,11 @@ def sample(model: Model, vocab: Vocab, prompt: str, g: GenerationOptions, seed: 
         filters += f" | sampleTopP: {rust_float(g.sample_top_p)}" if g.sample_top_p < 1 else ""
         out.line(f"Temperature: {rust_float(g.temperature)}{filters}\nGenerated ({g.gen_length} tokens):\n{RULE}")
     out.stream(prompt)
-    text = [prompt]
     for piece in pieces:
-        text.append(piece)
         out.stream(piece)
     out.stream("\n")
     if not out.quiet:
         out.line(f"{RULE}\n")
-    return "".join(text)
 
 
 def start_text(meta: RunMetadata, text: str | None) -> str:

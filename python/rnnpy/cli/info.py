@@ -93,14 +93,13 @@ def lines(d: dict[str, Any]) -> list[str]:
         rows.append(("options", _options_line(d["options"])))
     if d["rl"] is not None:
         r = d["rl"]
-        b, e = r["before"], r["after"]
-        rows.append(
-            (
-                "rl",
-                f"GRPO on {r['task']}, {r['episodes']} episodes: exact {b['exact']:.1%} -> {e['exact']:.1%}, "
-                f"mean reward {b['mean_reward']:.3f} -> {e['mean_reward']:.3f}",
-            )
-        )
+        b, e = r.get("before"), r.get("after")  # an RL run stopped by Ctrl-C has no evaluation after
+        scores = ""
+        if b is not None and e is not None:
+            scores = f": exact {b['exact']:.1%} -> {e['exact']:.1%}, "
+            scores += f"mean reward {b['mean_reward']:.3f} -> {e['mean_reward']:.3f}"
+        stopped = " (interrupted: no evaluation after)" if r.get("interrupted") else ""
+        rows.append(("rl", f"GRPO on {r['task']}, {r['episodes']} episodes{stopped}{scores}"))
     if d["export_files"]:
         rows.append(("files", ", ".join(os.path.basename(f) for f in d["export_files"])))
     width = max(len(k) for k, _ in rows) + 2

@@ -48,11 +48,17 @@ def parse_bool(text: str) -> bool:
     raise ValueError("expected true/false, 1/0 or yes/no")
 
 
+INT_LIMIT = 2**63  # every integer option fits a signed 64-bit integer (the core's sizes are 64-bit)
+
+
 def parse_int(text: str) -> int:
     try:
-        return int(text.strip())
+        value = int(text.strip())
     except ValueError:
         raise ValueError("expected an integer") from None
+    if not -INT_LIMIT < value < INT_LIMIT:
+        raise ValueError(f"expected an integer of at most {INT_LIMIT - 1:,}")
+    return value
 
 
 def parse_float(text: str) -> float:
@@ -66,6 +72,12 @@ def parse_float(text: str) -> float:
 
 
 def parse_str(text: str) -> str:
+    """Text as given, which must be valid Unicode: bytes that are not UTF-8
+    reach Python as lone surrogates, which nothing can print or encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"not valid UTF-8 text (an undecodable byte at character {e.start})") from None
     return text
 
 
@@ -101,6 +113,11 @@ Check = Callable[[Any], "str | None"]
 
 def at_least(n: float) -> Check:
     return lambda v: None if v >= n else f"must be at least {n}"
+
+
+def between(low: int, high: int) -> Check:
+    """For sizes Python builds lists of before the core sees them: far above any real use."""
+    return lambda v: None if low <= v <= high else f"must be from {low} to {high:,}"
 
 
 def positive(v: float) -> str | None:
@@ -286,6 +303,9 @@ class TrainingOptions:
     seq_length: int = option("seqLength", 25, "tokens per window (BPTT length)", at_least(1))
     grad_clip: float = option("gradClip", 1.0, "clip the global gradient norm to this (0 = off)", non_negative)
     log_every: int = option("logEvery", 25, "log a line every N epochs (and the first)", at_least(1))
+    skip_non_finite: bool = option(
+        "skipNonFinite", False, "skip (and count) steps whose loss or gradient is NaN/inf instead of stopping"
+    )
     batching: str = option(
         "batching",
         "shuffled",
@@ -443,16 +463,18 @@ class RLOptions:
     )
     episodes: int = option("rlEpisodes", 100, "RL episodes (GRPO batches)", non_negative)
     learning_rate: float = option("rlLearningRate", 1e-4, "AdamW learning rate of the RL phase", positive)
-    group_size: int = option("rlGroupSize", 8, "completions sampled per prompt (G)", at_least(2))
-    prompts: int = option("rlPrompts", 8, "prompts per episode", at_least(1))
+    group_size: int = option("rlGroupSize", 8, "completions sampled per prompt (G)", between(2, 65_536))
+    prompts: int = option("rlPrompts", 8, "prompts per episode", between(1, 65_536))
     clip: float = option("rlClip", 0.2, "epsilon of the clipped ratio", open_unit)
     kl: float = option("rlKL", 0.0, "beta of the KL penalty to the policy at the start of RL", non_negative)
     inner_steps: int = option("rlInnerSteps", 1, "updates per sampled batch (mu)", at_least(1))
     temperature: float = option(
         "rlTemperature", 1.0, "RL sampling temperature (the GRPO log-probs are taken at it too)", positive
     )
-    max_len: int = option("rlMaxLen", 20, "most tokens per completion (an answer ends at a newline)", at_least(1))
-    eval_prompts: int = option("rlEvalPrompts", 200, "held-out prompts of the greedy evaluation", at_least(1))
+    max_len: int = option(
+        "rlMaxLen", 20, "most tokens per completion (an answer ends at a newline)", between(1, 1_000_000)
+    )
+    eval_prompts: int = option("rlEvalPrompts", 200, "held-out prompts of the greedy evaluation", between(1, 1_000_000))
     log_every: int = option("rlLogEvery", 10, "log every N RL episodes (and the first)", at_least(1))
 
     def grpo_config(self, seed: int) -> GRPOConfig:

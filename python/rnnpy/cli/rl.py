@@ -15,13 +15,15 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
 from collections.abc import Callable
 
-from rnnpy.checkpoint import load_checkpoint, save_checkpoint
+from rnnpy.checkpoint import load_checkpoint
 from rnnpy.cli.commands import RLArgs
-from rnnpy.cli.data import checkpoint_vocab
+from rnnpy.cli.data import check_output, checkpoint_vocab, save_model
 from rnnpy.cli.generate import resolve_seed
 from rnnpy.cli.options import BPEOptions
+from rnnpy.interrupt import StopFlag, catch_sigint
 from rnnpy.metadata import RunMetadata
 from rnnpy.model import Model
 from rnnpy.rl.evaluate import Evaluation
@@ -55,6 +57,13 @@ def _eval_lines(when: str, e: Evaluation, task_name: str) -> str:
     return f"{'Before' if when == 'before' else 'After'} RL: {first}\n{second}"
 
 
+def rl_interrupted_path(path: str) -> str:
+    """Where the state an interrupted RL run reached is saved: ``model.bin`` ->
+    ``model_rl_interrupted.bin``, beside the file it never replaces."""
+    root, ext = os.path.splitext(path)
+    return f"{root}_rl_interrupted{ext}"
+
+
 def run_phase(
     model: Model,
     vocab: Vocab,
@@ -63,11 +72,13 @@ def run_phase(
     config: GRPOConfig,
     say: Callable[[str], None],
     metrics_file: str = "",
+    stop: StopFlag | None = None,
 ) -> tuple[RLReport, Trainer]:
     """The RL phase: a header line, the evaluations before, a log line (and
-    an example) every `rlLogEvery` episodes, the evaluations after; one JSON
-    line per episode (and per evaluation) appended to `metrics_file`.
-    Returns the report and the fresh trainer RL used."""
+    an example) every `rlLogEvery` episodes, the evaluations after (none when
+    Ctrl-C stopped it: see `run_rl`); one JSON line per episode (and per
+    evaluation) appended to `metrics_file`. Returns the report and the fresh
+    trainer RL used."""
     task = get_task(task_name)
     say(
         f"RL (GRPO): task {task.name} | episodes {episodes} | G {config.group_size} | "
@@ -104,8 +115,12 @@ def run_phase(
             on_episode=lambda s: say(s.line() + "\n" + s.example_line()),
             on_eval=on_eval,
             on_every_episode=on_every,
+            stop=stop,
         )
-    say(f"RL done in {report.seconds:.1f}s ({report.episodes_per_second:.1f} episodes/s)")
+    if report.interrupted:
+        say(f"RL interrupted after {len(report.episodes)} of {episodes} episodes ({report.seconds:.1f}s)")
+    else:
+        say(f"RL done in {report.seconds:.1f}s ({report.episodes_per_second:.1f} episodes/s)")
     return report, trainer
 
 
@@ -117,13 +132,21 @@ def run(args: RLArgs) -> int:
     meta = RunMetadata.of(ck)
     vocab, _ = checkpoint_vocab(meta, ck.config.vocab_size, args.data, BPEOptions(), args.given, path)
     check_task_vocab(vocab, args.rl.task)
-    say(f"Loaded binary checkpoint from {path} ({ck.config.num_parameters()} params, {vocab.kind} vocabulary)")
-    report, trainer = run_phase(ck.model, vocab, args.rl.task, args.rl.episodes, config, say, args.run.metrics_file)
-    # Keep everything the checkpoint had (the old program's epoch/loss keys,
-    # rnnpy's options) and add the RL run and, so that `generate` needs only
-    # this file, the vocabulary.
-    meta = dataclasses.replace(meta, rl=report.record(config), vocab=vocab)
     out = args.checkpoint.save_path or path
-    save_checkpoint(out, ck.model, trainer, meta.to_dict())
-    say(f"Saved binary checkpoint to {out} ({os.path.getsize(out) / 1_048_576:.2f} MB)")
+    check_output(out, "--savePath" if args.checkpoint.save_path else "--loadCheckpoint")  # before RL, not after
+    say(f"Loaded binary checkpoint from {path} ({ck.config.num_parameters()} params, {vocab.kind} vocabulary)")
+    stop = StopFlag()
+    with catch_sigint(stop):
+        report, trainer = run_phase(
+            ck.model, vocab, args.rl.task, args.rl.episodes, config, say, args.run.metrics_file, stop
+        )
+        # Keep everything the checkpoint had (the old program's epoch/loss keys,
+        # rnnpy's options) and add the RL run and, so that `generate` needs only
+        # this file, the vocabulary.
+        meta = dataclasses.replace(meta, rl=report.record(config), vocab=vocab)
+        saved = rl_interrupted_path(out) if report.interrupted else out  # never over the file it started from
+        say(save_model(saved, ck.model, trainer, meta))
+    if report.interrupted:
+        print(f"Interrupted: the RL state reached is saved to {saved}; {out} is unchanged", file=sys.stderr)
+        return 130
     return 0

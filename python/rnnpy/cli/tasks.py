@@ -10,12 +10,12 @@ import sys
 
 from rnnpy.cli.commands import TasksArgs
 from rnnpy.cli.generate import resolve_seed
-from rnnpy.rl.splits import corpus_lines
+from rnnpy.rl.splits import iter_corpus_lines
 from rnnpy.rl.tasks import get_task
 
 
 def run(args: TasksArgs) -> int:
     out = sys.stdout
-    for line in corpus_lines(get_task(args.rl.task), args.tasks.n, resolve_seed(args.run)):
+    for line in iter_corpus_lines(get_task(args.rl.task), args.tasks.n, resolve_seed(args.run)):
         out.write(line + "\n")
     return 0

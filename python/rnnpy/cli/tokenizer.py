@@ -7,6 +7,7 @@ import sys
 from rnnpy.cli.bpe import summary, train_tokenizer
 from rnnpy.cli.commands import TokenizerArgs
 from rnnpy.cli.console import Reporter
+from rnnpy.cli.data import check_output
 from rnnpy.errors import TokenizerError
 from rnnpy.tokenizer import BPETokenizer, read_text
 
@@ -16,6 +17,9 @@ def _text(args: TokenizerArgs) -> str:
 
 
 def train(args: TokenizerArgs) -> int:
+    check_output(args.files.output, "--output")  # before the work, not after
+    if args.files.hf_output:
+        check_output(args.files.hf_output, "--hfOutput")
     out = Reporter(args.run.quiet)
     tok = train_tokenizer(_text(args), args.bpe, args.files.output, out)
     if args.files.hf_output:

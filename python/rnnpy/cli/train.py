@@ -21,23 +21,23 @@ from typing import Any
 
 import numpy as np
 
-from rnnpy import __version__
+from rnnpy import __version__, _core
 from rnnpy.batching import BatchSource, batch_source
-from rnnpy.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnpy.checkpoint import Checkpoint, load_checkpoint
 from rnnpy.cli import bpe
 from rnnpy.cli.commands import TrainArgs
 from rnnpy.cli.console import Reporter
-from rnnpy.cli.data import checkpoint_vocab, training_text
+from rnnpy.cli.data import check_output, checkpoint_vocab, file_mb, save_model, training_text
 from rnnpy.cli.evaluate import outside
 from rnnpy.cli.generate import resolve_seed, sample, start_text
 from rnnpy.cli.options import ModelOptions, option_names
 from rnnpy.cli.parser import record, restored
-from rnnpy.cli.rl import check_task_vocab, run_phase, task_vocabulary
+from rnnpy.cli.rl import check_task_vocab, rl_interrupted_path, run_phase, task_vocabulary
 from rnnpy.cli.split import Texts, check_val_length, split
 from rnnpy.cli.train_log import RunLog, best_path, epoch_path
 from rnnpy.data_parallel import DataParallel
 from rnnpy.distributed import Single, World, check_same, connect, fingerprint
-from rnnpy.errors import InputError, TextTooShortError, UsageError, VocabularyError
+from rnnpy.errors import DivergenceError, InputError, TextTooShortError, UsageError, VocabularyError
 from rnnpy.evaluation import Score, score
 from rnnpy.metadata import RLRecord, RngState, RunMetadata, ValRecord
 from rnnpy.model import Model, RecurrentState
@@ -56,12 +56,20 @@ from rnnpy.training import (
 )
 from rnnpy.vocab import BPEVocab, CharVocab, Vocab
 
-
-def file_mb(path: str) -> str:
-    return f"{os.path.getsize(path) / 1_048_576:.2f}"
-
-
 __all__ = ["Run", "best_path", "epoch_path", "run"]
+
+#: Memory per character of training text while it is tokenized and cut into
+#: windows (a Python list of ids, then two int64 arrays), measured: 20-25 bytes.
+TEXT_BYTES_PER_CHAR = 32
+
+
+def _check_text_memory(text: str, source: str) -> None:
+    need, available = len(text) * TEXT_BYTES_PER_CHAR, _core.available_memory()
+    if available is not None and need > available:
+        raise UsageError(
+            f"{source}: {len(text):,} characters need about {need / 1e9:.1f} GB of memory to tokenize and train on, "
+            f"but {available / 1e9:.1f} GB is available: use a shorter text"
+        )
 
 
 class Run:
@@ -80,6 +88,7 @@ class Run:
 
     # -- set-up ----------------------------------------------------------------
     def prepare(self) -> None:
+        self._check_outputs()
         if self.args.checkpoint.load_checkpoint:
             self.resumed = load_checkpoint(self.args.checkpoint.load_checkpoint)
             self.resumed_meta = RunMetadata.of(self.resumed)
@@ -91,19 +100,36 @@ class Run:
         self.text = self.texts.train
         self.vocab = self._vocabulary()
         self.start = self.text[:1] if self.resumed is None else start_text(self.resumed_meta, self.text)
+        _check_text_memory(self.text, self.source)
         self.batches = self._batches()
         self._validation_text(self.texts)
         self.model, self.trainer, self.position = self._model()
+        self.start_epoch = self.position.epoch  # `position` advances as the run trains
         if self.world.size > 1:
             self._join_ranks(text)
         if args.rl.do_rl:
             check_task_vocab(self.vocab, args.rl.task)
-        parent = os.path.dirname(args.checkpoint.save_path) or "."
+
+    def _check_outputs(self) -> None:
+        """Every file the run may write, checked before any work: a bad path
+        fails now, not after hours of training. Messages name only the
+        options the command line gave."""
+        a = self.args
+        c, b = a.checkpoint, a.bpe
+        saved = "--savePath" if "savePath" in a.given else ""
+        check_output(c.save_path, saved)  # written at the end, at Ctrl-C, or both
+        if c.save_every > 0:
+            check_output(epoch_path(c.save_path, c.save_every), "--saveEvery")
+        if a.validation.save_best:
+            check_output(best_path(c.save_path), "--saveBest")
+        if b.use_bpe and not b.load_path and not c.load_checkpoint:
+            # the tokenizer trained first
+            check_output(b.save_path, "--bpeSavePath" if "bpeSavePath" in a.given else "")
+        parent = os.path.dirname(c.save_path) or "."
         if not (os.path.isdir(parent) or not os.path.exists(parent)) or (
             os.path.isdir(parent) and not os.access(parent, os.W_OK)
-        ):  # find out now, not after the whole training run
-            named = "--savePath: " if "savePath" in args.given else ""  # errors name only options given
-            raise UsageError(f"{named}cannot write the checkpoint into {parent}")
+        ):
+            raise UsageError(f"{saved + ': ' if saved else ''}cannot write the checkpoint into {parent}")
 
     def _join_ranks(self, text: str) -> None:
         """Every rank must train the same run: same options, same text, same
@@ -176,22 +202,31 @@ class Run:
         assert self.val_ids is not None
         return score(model, self.val_ids, chars=self.val_chars)
 
-    def reinforce(self) -> RLRecord:
+    def reinforce(self, stop: StopFlag) -> tuple[RLRecord, bool]:
         """GRPO on the trained model with a fresh AdamW (whose state the
-        checkpoint then carries); returns what its metadata records of the run."""
+        checkpoint then carries); returns what its metadata records of the
+        run, and whether Ctrl-C stopped it."""
         rl = self.args.rl
         config = rl.grpo_config(self.seed)
         report, self.trainer = run_phase(
-            self.model, self.vocab, rl.task, rl.episodes, config, self.out.line, self.args.run.metrics_file
+            self.model, self.vocab, rl.task, rl.episodes, config, self.out.line, self.args.run.metrics_file, stop
         )
-        return report.record(config)
+        return report.record(config), report.interrupted
+
+    def _batch_shape(self) -> tuple[int, int]:
+        """The largest batch a step trains on: refused up front when it does not fit in memory."""
+        b = self.batches
+        return min(b.batch_size, max(1, b.tokens_per_epoch // b.seq_length)), b.seq_length
 
     def _model(self) -> tuple[Model, Trainer, Position]:
         args, t = self.args, self.args.training
         ck = self.resumed
         if ck is None:
-            model = Model(args.model.config(self.vocab.size), seed=self.seed)
+            config = args.model.config(self.vocab.size)
+            config.check_training_memory(*self._batch_shape())  # refused up front, with both sizes
+            model = Model(config, seed=self.seed)
             return model, Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip), Position()
+        ck.config.check_training_memory(*self._batch_shape())
         path = args.checkpoint.load_checkpoint
         for field, name in option_names(ModelOptions).items():
             ours, theirs = getattr(args.model, field), getattr(ck.config, field)
@@ -265,16 +300,20 @@ class Run:
         """The carried state of every row (gathered from the ranks: every rank calls this)."""
         return self.parallel.global_state(self.model, stream) if self.parallel is not None else stream
 
-    def save(self, path: str, meta: RunMetadata, quiet: bool = False) -> None:
+    def save(
+        self,
+        path: str,
+        meta: RunMetadata,
+        quiet: bool = False,
+        model: Model | None = None,
+        trainer: Trainer | None = None,
+    ) -> None:
         """Writes the checkpoint (rank 0 alone in a data-parallel run: the others hold the same)."""
         if not self.world.is_root:
             return
-        parent = os.path.dirname(path)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        save_checkpoint(path, self.model, self.trainer, meta.to_dict())
+        line = save_model(path, model or self.model, trainer or self.trainer, meta)
         if not quiet:
-            self.out.line(f"Saved binary checkpoint to {path} ({file_mb(path)} MB)")
+            self.out.line(line)
 
     # -- the run -------------------------------------------------------------------
     def _allreduce_line(self, elapsed: float) -> str:
@@ -298,38 +337,42 @@ class Run:
             writes = metrics_file and self.world.is_root
             metrics = stack.enter_context(open(metrics_file, "a", encoding="utf-8")) if writes else None
             log.metrics = metrics
-            return self._train(log)
+            stop = StopFlag()
+            # Training, RL and their saves; the sample after them is a plain command. A
+            # data-parallel rank never stops the core inside a step (rnnpy.data_parallel).
+            with catch_sigint(stop, stop_core=self.parallel is None):
+                status = self._train(log, stop)
+            if status == 0:
+                self._sample()
+            return status
 
-    def _train(self, log: RunLog) -> int:
+    def _train(self, log: RunLog, stop: StopFlag) -> int:
         a, out = self.args, self.out
-        save_path = a.checkpoint.save_path
-        stop = StopFlag()
         out.start_training(log.bar_title())
         try:
-            with catch_sigint(stop):
-                result = train(
-                    self.trainer,
-                    self.batches,
-                    self.plan(),
-                    rng=self.rng,
-                    evaluate=self.validate if self.val_ids is not None else None,
-                    at=self.position,
-                    on_epoch=log.on_epoch,
-                    on_eval=log.on_eval,
-                    on_tick=out.tick,
-                    stop=stop,
-                    parallel=self.parallel,
-                )
+            result = train(
+                self.trainer,
+                self.batches,
+                self.plan(),
+                rng=self.rng,
+                evaluate=self.validate if self.val_ids is not None else None,
+                at=self.position,
+                on_epoch=log.on_epoch,
+                on_eval=log.on_eval,
+                on_tick=out.tick,
+                stop=stop,
+                parallel=self.parallel,
+                skip_non_finite=a.training.skip_non_finite,
+            )
+        except DivergenceError as e:
+            raise DivergenceError(f"{e}. {self._divergence_advice()}") from None
         finally:
             out.stop_training()
         if result.interrupted:
-            out.line(f"\nInterrupted after epoch {result.epoch}: saving it.")
-            self.save(save_path, self.metadata(result.position, result.last_loss, interrupted=True))
-            out.err.print(f"Interrupted: checkpoint of epoch {result.epoch} saved to {save_path}", markup=False)
-            return 130
-        return self._finish(result, log)
+            return self._save_interrupted(result)
+        return self._finish(result, log, stop)
 
-    def _finish(self, result: FitResult, log: RunLog) -> int:
+    def _finish(self, result: FitResult, log: RunLog, stop: StopFlag) -> int:
         a, out = self.args, self.out
         best = result.best_loss if result.best_loss is not None else self.resumed_meta.loss
         log.stopped(result)
@@ -339,21 +382,70 @@ class Run:
             self.parallel.verify()
             out.line(self._allreduce_line(result.elapsed) + "\n")
         log.validation_summary(result)
+        done = self.metadata(result.position, best, result.last_eval, completed=True, time=f"{result.elapsed:.1f}")
+        done = dataclasses.replace(done, last_loss=result.last_loss)
         rl = None
         if a.rl.do_rl:
+            supervised = self.model.copy(), self.trainer.state()  # saved instead if Ctrl-C stops RL
             out.line("Reinforcement learning...\n")
-            rl = self.reinforce()
+            rl, interrupted = self.reinforce(stop)
             out.line("")
+            if interrupted:
+                return self._save_rl_interrupted(done, rl, *supervised)
         if a.checkpoint.save_on_complete:
-            meta = self.metadata(
-                result.position, best, result.last_eval, completed=True, time=f"{result.elapsed:.1f}", rl=rl
-            )
-            self.save(a.checkpoint.save_path, dataclasses.replace(meta, last_loss=result.last_loss))
-        g = a.generation
-        if g.gen_length > 0 and self.world.is_root:
-            out.line("\nGenerating post-RL sample...\n" if a.rl.do_rl else "\nGenerating sample...\n")
-            sample(self.model, self.vocab, g.prompt or self.start, g, self.seed, out)
+            self.save(a.checkpoint.save_path, dataclasses.replace(done, rl=rl))
         return 0
+
+    def _sample(self) -> None:
+        g = self.args.generation
+        if g.gen_length > 0 and self.world.is_root:
+            self.out.line("\nGenerating post-RL sample...\n" if self.args.rl.do_rl else "\nGenerating sample...\n")
+            sample(self.model, self.vocab, g.prompt or self.start, g, self.seed, self.out)
+
+    def _divergence_advice(self) -> str:
+        t, path = self.args.training, self.args.checkpoint.save_path
+        kept = f"{path} is as it was" if os.path.exists(path) else f"nothing was saved to {path}"
+        clip = "turn --gradClip on (e.g. 1.0)" if t.grad_clip == 0 else f"lower --gradClip (now {t.grad_clip})"
+        skip = "" if t.skip_non_finite else ", or pass --skipNonFinite to skip such steps"
+        return (
+            f"No weights of the diverged run were saved ({kept}): lower --learningRate (now {t.learning_rate}) "
+            f"or {clip}{skip}"
+        )
+
+    def _save_interrupted(self, result: FitResult) -> int:
+        """Ctrl-C: the state after the last completed epoch goes to --savePath
+        — unless this run completed none, when there is nothing new to save
+        and an existing file there must not be replaced by an untrained model.
+        (The same on every rank: the ranks agree on the epoch.)"""
+        path, out, epoch = self.args.checkpoint.save_path, self.out, result.epoch
+        if epoch == self.start_epoch:
+            kept = f"{path} is as it was" if os.path.exists(path) else f"nothing was saved to {path}"
+            out.line(f"\nInterrupted before epoch {epoch + 1} finished: nothing to save.")
+            out.err.print(f"Interrupted: no epoch of this run completed, so {kept}", markup=False)
+            return 130
+        out.line(f"\nInterrupted after epoch {epoch}: saving it.")
+        self.save(path, self.metadata(result.position, result.last_loss, interrupted=True))
+        out.err.print(f"Interrupted: checkpoint of epoch {epoch} saved to {path}", markup=False)
+        return 130
+
+    def _save_rl_interrupted(
+        self, done: RunMetadata, rl: RLRecord, model: Model, state: tuple[int, np.ndarray, np.ndarray]
+    ) -> int:
+        """Ctrl-C during RL: the supervised result goes to --savePath, as if RL
+        had not been asked for, and the state RL reached beside it, marked
+        interrupted — the supervised epochs are never lost."""
+        path, t = self.args.checkpoint.save_path, self.args.training
+        supervised = Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip)
+        supervised.set_state(*state)
+        self.save(path, done, model=model, trainer=supervised)
+        rl_path = rl_interrupted_path(path)
+        self.save(rl_path, dataclasses.replace(done, rl=rl, completed=False, interrupted=True))
+        self.out.err.print(
+            f"Interrupted during RL: the supervised model is saved to {path}, the RL state reached "
+            f"({rl.episodes} of {self.args.rl.episodes} episodes) to {rl_path}",
+            markup=False,
+        )
+        return 130
 
 
 def run(args: TrainArgs) -> int:

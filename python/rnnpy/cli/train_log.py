@@ -102,6 +102,8 @@ class RunLog:
             tps = e.tokens / e.seconds if e.seconds > 0 else None
             row = {"epoch": e.epoch, "loss": e.loss, "grad_norm": e.grad_norm, "tokens_per_s": tps}
             row |= {"tokens": self.tokens(e.epoch), "lr": r.trainer.learning_rate}
+            if e.skipped:  # --skipNonFinite
+                row["skipped"] = e.skipped
             self.write({**row, "elapsed": round(e.elapsed, 6)})
         every = a.checkpoint.save_every
         if every > 0 and e.epoch % every == 0:

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rnnpy.errors import InputError, VocabularyError
+from rnnpy.interrupt import StopFlag
 from rnnpy.metadata import EvalScore, RLRecord
 from rnnpy.model import GRPOBatch, GRPOStats, Model
 from rnnpy.rl.evaluate import PROMPT_PREFIX, EvalResult, Evaluation, Evaluator, complete
@@ -130,10 +131,11 @@ class EpisodeStats:
 @dataclass
 class RLReport:
     task: str
-    before: Evaluation
-    after: Evaluation
+    before: Evaluation | None  # None: Ctrl-C came during it
+    after: Evaluation | None  # None when interrupted
     episodes: list[EpisodeStats] = field(default_factory=list)
     seconds: float = 0.0  # the episodes' wall time (evaluations excluded)
+    interrupted: bool = False  # stopped by Ctrl-C: `episodes` holds those completed
 
     @property
     def episodes_per_second(self) -> float:
@@ -145,6 +147,8 @@ class RLReport:
         def score(r: EvalResult) -> EvalScore:
             return EvalScore(r.exact, r.mean_reward)
 
+        b, a = self.before, self.after
+        general = None if b is None or a is None else (score(b.general), score(a.general))
         return RLRecord(
             task=self.task,
             episodes=len(self.episodes),
@@ -155,10 +159,11 @@ class RLReport:
             inner_steps=config.inner_steps,
             learning_rate=config.learning_rate,
             seed=config.seed,
-            before=score(self.before.held_out),
-            after=score(self.after.held_out),
+            before=None if self.before is None else score(self.before.held_out),
+            after=None if self.after is None else score(self.after.held_out),
             temperature=config.temperature,
-            general=(score(self.before.general), score(self.after.general)),
+            general=general,
+            interrupted=self.interrupted,
         )
 
 
@@ -275,6 +280,7 @@ def run_rl(
     on_episode: Callable[[EpisodeStats], None] | None = None,
     on_eval: Callable[[str, Evaluation], None] | None = None,
     on_every_episode: Callable[[EpisodeStats], None] | None = None,
+    stop: StopFlag | None = None,
 ) -> RLReport:
     """GRPO on `task` for `episodes` batches, with the greedy evaluations
     (held-out and beyond the trained range) before and after. Updates `model`
@@ -285,7 +291,10 @@ def run_rl(
     `config.learning_rate`, weight decay and clip; the trainer's own come
     back after each update). `on_episode` is called every `config.log_every`
     episodes and on the first (those episodes measure the KL), `on_every_episode`
-    after each; `on_eval` with ("before" | "after", evaluation).
+    after each; `on_eval` with ("before" | "after", evaluation). `stop`
+    (``rnnpy.interrupt``) ends the run between episodes, or within one when
+    the core stops at Ctrl-C: the report is then `interrupted`, with the
+    episodes completed and no evaluation after.
     """
     config = GRPOConfig() if config is None else config
     trainer = None
@@ -299,19 +308,28 @@ def run_rl(
         raise InputError(f"rlEpisodes must be non-negative, got {episodes}")
     run = GRPO(model, vocab, task, config, trainer)
     evaluator = Evaluator(task, config.eval_prompts, config.max_len)
-    before = evaluator(model, vocab)
-    if on_eval:
-        on_eval("before", before)
-    history = []
-    for _ in range(episodes):
-        reported = run.episode == 0 or (run.episode + 1) % config.log_every == 0
-        s = run.step(measure_kl=reported and on_episode is not None)
-        history.append(s)
-        if on_every_episode:
-            on_every_episode(s)
-        if on_episode and reported:
-            on_episode(s)
-    after = evaluator(model, vocab)
-    if on_eval:
-        on_eval("after", after)
-    return RLReport(task.name, before, after, history, run.seconds)
+    report = RLReport(task.name, None, None)
+    try:
+        report.before = evaluator(model, vocab)
+        if on_eval:
+            on_eval("before", report.before)
+        for _ in range(episodes):
+            if stop is not None and stop.is_set:
+                break
+            reported = run.episode == 0 or (run.episode + 1) % config.log_every == 0
+            s = run.step(measure_kl=reported and on_episode is not None)
+            report.episodes.append(s)
+            if on_every_episode:
+                on_every_episode(s)
+            if on_episode and reported:
+                on_episode(s)
+    except KeyboardInterrupt:  # the core stopped at the first Ctrl-C: a clean stop, unlike a second one
+        if stop is None or not stop.is_set or stop.aborted:
+            raise
+    report.interrupted = stop is not None and stop.is_set
+    if not report.interrupted:
+        report.after = evaluator(model, vocab)
+        if on_eval:
+            on_eval("after", report.after)
+    report.seconds = run.seconds
+    return report

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
 
 from rnnpy.rl.tasks import Task
 
@@ -70,7 +71,14 @@ def held_out_prompts(task: Task, n: int, split: str = EVAL) -> list[str]:
     return draw_prompts(task, split, n, EVAL_SEED if split == EVAL else GENERAL_SEED)
 
 
-def corpus_lines(task: Task, n: int, seed: int = 0) -> list[str]:
-    """`n` solved examples of the `sft` split, `prompt + answer` each (no newline)."""
+def iter_corpus_lines(task: Task, n: int, seed: int = 0) -> Iterator[str]:
+    """`n` solved examples of the `sft` split, `prompt + answer` each (no
+    newline); drawn one at a time, so any `n` streams in constant memory."""
     rng = random.Random(seed)
-    return ["".join(draw_example(task, SFT, rng)) for _ in range(n)]
+    for _ in range(n):
+        yield "".join(draw_example(task, SFT, rng))
+
+
+def corpus_lines(task: Task, n: int, seed: int = 0) -> list[str]:
+    """`iter_corpus_lines` as a list."""
+    return list(iter_corpus_lines(task, n, seed))

@@ -8,7 +8,6 @@ format.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Callable
 
 from rnnpy.tokenizer import io
@@ -118,11 +117,9 @@ class BPETokenizer:
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
-    """A training file's text; non-UTF-8 bytes are a TokenizerError naming the offset."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise TokenizerError(f"{path}: cannot read training file ({e.strerror})") from None
+    """A training file's text; non-UTF-8 bytes are a TokenizerError naming the offset.
+    Only regular files that fit in memory are read (see `io.read_bytes`)."""
+    raw = io.read_bytes(path, "training file", per_byte=4)  # a str takes up to 4 bytes a character
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:

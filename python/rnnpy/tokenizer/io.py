@@ -3,17 +3,21 @@
 rnnpy writes the old program's shape (pretty JSON, 2-space indent, vocab sorted
 by id) plus one key of its own, ``rnnpyScheme``, which the old program ignores.
 A file without that key uses the old ``latin1`` scheme.
+
+Files are read only when they are regular files that fit in memory, and
+parsed as strict JSON (no NaN or Infinity; nesting and number lengths that
+Python cannot read are errors like any other malformed file).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from rnnpy import _core
 from rnnpy.tokenizer.errors import TokenizerError
 from rnnpy.tokenizer.ids import BASE_OFFSET, FIRST_MERGE_ID, LATIN1, SCHEMES, SPECIAL_TOKENS
 
@@ -51,41 +55,58 @@ def to_json(data: TokenizerData, stamp: str | None = None) -> str:
 
 
 def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> None:
-    """Write via a temp file in the same directory and rename over ``path``,
-    so a reader never sees half a file and a crash leaves the old one. Text
-    is written as UTF-8 with ``\n`` line ends; bytes as they are."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    except OSError as e:  # named by the file asked for, not the temporary one
-        raise OSError(e.errno, f"'{path}': cannot write: {e.strerror}") from None
-    try:
-        os.chmod(tmp, _new_file_mode())  # mkstemp's 0600 would make shared exports unreadable to others
-        with os.fdopen(fd, "wb") as f:
-            f.write(content.encode("utf-8") if isinstance(content, str) else content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write through the core's atomic writer (a temporary beside ``path``,
+    read back, renamed over it; a new file gets the umask's mode), so a
+    reader never sees half a file and a crash leaves the old one. Text is
+    written as UTF-8 with ``\n`` line ends; bytes as they are. OSError names
+    ``path``."""
+    data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    _core.write_file_atomic(os.fspath(path), data)
 
 
-def _new_file_mode() -> int:
-    """The mode `open()` would give a new file: 0666 less the umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+def read_bytes(path: str | os.PathLike[str], what: str, per_byte: int = 1) -> bytes:
+    """The bytes of a file the user named: a regular file (a FIFO would
+    block, /dev/zero never end) small enough that reading it and using it
+    (`per_byte` bytes of memory per byte of file) fits in memory."""
+    try:
+        size = _core.check_input_path(os.fspath(path))
+    except OSError as e:
+        raise TokenizerError(f"{path}: cannot read {what}: {str(e).split('cannot read: ', 1)[-1]}") from None
+    available = _core.available_memory()
+    if available is not None and size * (per_byte + 1) > available:
+        raise TokenizerError(
+            f"{path}: cannot read {what}: its {size:,} bytes need about {size * (per_byte + 1):,} bytes of memory, "
+            f"but {available:,} are available"
+        )
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise TokenizerError(f"{path}: cannot read {what} ({(e.strerror or str(e)).lower()})") from None
+
+
+def loads(raw: bytes) -> object:
+    """Strict JSON from bytes; ValueError says, in one sentence, why not."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not UTF-8 (invalid byte at offset {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise ValueError("not JSON rnnpy can read (nested too deeply)") from None
+    except ValueError:  # an integer of more digits than Python converts
+        raise ValueError("not JSON rnnpy can read (a number too long)") from None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def load(path: str | os.PathLike[str]) -> TokenizerData:
+    raw = read_bytes(path, "tokenizer file", per_byte=20)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise TokenizerError(f"{path}: cannot read tokenizer file ({e.strerror})") from None
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        doc = loads(raw)
+    except ValueError as e:
         raise TokenizerError(f"{path}: not a JSON tokenizer file ({e})") from None
     try:
         return parse(doc)

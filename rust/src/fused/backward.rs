@@ -140,6 +140,9 @@ pub fn layer_backward(
         size(&mut e.d_y, acts_e.rows.len() * h);
     }
     for t in (0..d.t).rev() {
+        if crate::interrupt::stop_requested() {
+            return; // Ctrl-C: the caller discards the pass (`interrupt::check`)
+        }
         step_backward(d, w, p, t, acts, g);
     }
     let range = |i: usize| offsets[i]..offsets[i + 1];

@@ -60,6 +60,9 @@ pub fn layer_forward(
     let (rows, h) = (d.rows(), d.h);
     acts.size_for(d);
     sc.size_for(d);
+    if crate::interrupt::stop_requested() {
+        return; // Ctrl-C: the caller discards the pass (`interrupt::check`)
+    }
     // Input side over all positions: xn = rmsnorm(x), a = xn @ [wz|wr|wh] + [bz|br|bh].
     rmsnorm_rows(x, p.input_norm, &mut acts.xn, &mut acts.inv_x);
     matmul_packed(MatRef::new(&acts.xn, rows, d.i), &w.input.w, &mut acts.a, 3 * h, false);
@@ -92,6 +95,9 @@ pub fn layer_forward(
         }
     }
     for t in 0..d.t {
+        if crate::interrupt::stop_requested() {
+            break;
+        }
         step_forward(d, w, p, t, x, acts, sc);
     }
 }

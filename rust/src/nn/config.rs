@@ -5,6 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Most layers, experts, vocabulary and parameters a configuration may have.
+pub const MAX_LAYERS: usize = 1024;
+pub const MAX_EXPERTS: usize = 1024;
+pub const MAX_VOCAB: usize = u32::MAX as usize;
+pub const MAX_PARAMS: usize = 1 << 34;
+
 /// Field order is the checkpoint's byte order (bincode 1.x, 58 bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -63,12 +69,100 @@ impl ModelConfig {
                 self.hidden_size, self.num_heads
             )));
         }
+        // Bounds far beyond any model this core can train, so that a crafted
+        // checkpoint cannot make the loader build millions of parameter names.
+        for (name, v, max) in
+            [("num_layers", self.num_layers, MAX_LAYERS), ("num_experts", self.num_experts, MAX_EXPERTS)]
+        {
+            if v > max {
+                return Err(Error::Config(format!("{name} {v} is more than rnnpy supports (at most {max})")));
+            }
+        }
+        if self.vocab_size > MAX_VOCAB {
+            return Err(Error::Config(format!(
+                "vocab_size {} does not fit 32-bit token ids (at most {MAX_VOCAB})",
+                self.vocab_size
+            )));
+        }
         // Guard against sizes that would overflow or exhaust memory.
-        let n = self.try_num_params().ok_or_else(|| Error::Config("the model is too large".into()))?;
-        if n > (1usize << 34) {
-            return Err(Error::Config(format!("the model would have {n} parameters, too many")));
+        let too_many =
+            || Error::Config(format!("a model with {} would have more than {MAX_PARAMS} parameters", self.describe()));
+        let n = self.try_num_params().ok_or_else(too_many)?;
+        if n > MAX_PARAMS {
+            return Err(too_many());
         }
         Ok(())
+    }
+
+    /// "vocab 65, embed 16, hidden 32, 1 layer(s), 4 expert(s)": the sizes, for messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "vocab {}, embed {}, hidden {}, {} layer(s), {} expert(s)",
+            self.vocab_size, self.embed_size, self.hidden_size, self.num_layers, self.num_experts
+        )
+    }
+
+    /// "a model of 36,240 parameters (vocab 20, ...)": a valid model, for messages.
+    pub fn describe_model(&self) -> String {
+        format!("a model of {} parameters ({})", crate::memory::grouped(self.num_params() as u128), self.describe())
+    }
+
+    /// Bytes a model takes to be used: its parameters and the packed copy
+    /// generation and `logits` run on.
+    pub fn model_bytes(&self) -> u128 {
+        2 * 4 * self.num_params() as u128
+    }
+
+    /// Bytes training takes with batches of `b` sequences of `t` tokens: the
+    /// parameters, AdamW's two moments, the summed gradient, the packed
+    /// weights and their transposes, one gradient per data-parallel chunk,
+    /// the epoch snapshot the training loop keeps (weights and moments), and
+    /// the activations of `B·T` rows (`fused/acts.rs`, both passes).
+    pub fn training_bytes(&self, b: usize, t: usize) -> u128 {
+        let n = self.num_params() as u128;
+        let chunks = b.div_ceil(crate::nn::model::chunk_rows(b)) as u128;
+        let floats = (9 + chunks) * n + (b as u128) * (t as u128) * self.floats_per_row();
+        4 * floats
+    }
+
+    /// Activation floats one position keeps across the forward and backward
+    /// passes (an upper bound of `LayerActs`, `LayerGrads` and the head's buffers).
+    fn floats_per_row(&self) -> u128 {
+        let (e, h, v) = (self.embed_size as u128, self.hidden_size as u128, self.vocab_size as u128);
+        let routed = self.num_experts.saturating_sub(1) as u128;
+        let k = self.effective_top_k() as u128;
+        let mut per_row = e + 2 * h + 2 * v; // x0, the head's norm and logits (and their gradient)
+        for l in 0..self.num_layers {
+            let i = self.layer_input(l) as u128;
+            per_row += 2 * i + 13 * h; // input side, GRU gates and outputs, and their gradients
+            if self.use_rwkv {
+                per_row += 15 * h;
+            }
+            if !self.fast_mode {
+                // expert 0, the router, and the rows every routed expert reserves
+                per_row += 16 * h + 4 * routed + routed * 8 * h + k * 5 * h;
+            }
+        }
+        per_row + 20 * h // the backward buffers shared by the layers
+    }
+
+    /// `Err(Error::Memory)` when the model itself does not fit.
+    pub fn check_model_memory(&self) -> Result<()> {
+        crate::memory::ensure(self.model_bytes(), || self.describe_model())
+    }
+
+    /// `Err(Error::Memory)` when one pass over `b × t` positions (logits, a
+    /// loss, a gradient) needs more memory than is available.
+    pub fn check_pass_memory(&self, doing: &str, b: usize, t: usize) -> Result<()> {
+        let bytes = 4 * (b as u128) * (t as u128) * self.floats_per_row() + 4 * self.num_params() as u128;
+        crate::memory::ensure(bytes, || format!("{doing} {b} x {t} tokens with {}", self.describe_model()))
+    }
+
+    /// `Err(Error::Memory)` when training with batches of `b × t` needs more
+    /// memory than the machine has: a model a user typed is refused up front.
+    pub fn check_training_memory(&self, b: usize, t: usize) -> Result<()> {
+        let what = || format!("training {} on batches of {b} x {t} tokens", self.describe_model());
+        crate::memory::ensure(self.training_bytes(b, t), what)
     }
 
     /// `min(top_k, num_experts − 1)`: how many routed experts join expert 0.
@@ -130,11 +224,26 @@ impl ModelConfig {
         out
     }
 
+    /// The parameter holding value `i` of the flat order, as `name[offset]`.
+    pub fn param_name(&self, i: usize) -> String {
+        let mut start = 0;
+        for spec in self.param_specs() {
+            if i < start + spec.numel() {
+                return format!("{}[{}]", spec.name, i - start);
+            }
+            start += spec.numel();
+        }
+        format!("value {i}")
+    }
+
     fn try_num_params(&self) -> Option<usize> {
         let (v, e, h, ne) = (self.vocab_size, self.embed_size, self.hidden_size, self.num_experts);
         let hh = h.checked_mul(h)?;
         let mut n = v.checked_mul(e)?;
-        for l in 0..self.num_layers.min(1 << 16) {
+        if self.num_layers > MAX_LAYERS {
+            return None;
+        }
+        for l in 0..self.num_layers {
             let i = self.layer_input(l);
             n = n.checked_add(i.checked_mul(h)?.checked_mul(3)?)?;
             n = n.checked_add(hh.checked_mul(3)?)?.checked_add(3 * h + i + h)?;
@@ -150,9 +259,6 @@ impl ModelConfig {
             if i != h {
                 n = n.checked_add(i.checked_mul(h)?)?;
             }
-        }
-        if self.num_layers > 1 << 16 {
-            return None;
         }
         n.checked_add(h)?.checked_add(h.checked_mul(v)?)
     }

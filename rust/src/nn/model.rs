@@ -47,6 +47,7 @@ impl Model {
     /// A freshly initialised model (MODEL.md's table, seeded).
     pub fn new(config: ModelConfig, seed: u64) -> Result<Self> {
         config.validate()?;
+        config.check_model_memory()?;
         let specs = config.param_specs();
         let params = init_params(&config, &specs, seed);
         Ok(Self::assemble(config, specs, params))
@@ -97,6 +98,7 @@ impl Model {
     /// A model with the given flat parameters (checkpoint order).
     pub fn from_flat(config: ModelConfig, flat: &[f32]) -> Result<Self> {
         config.validate()?;
+        config.check_model_memory()?;
         let n = config.num_params();
         if flat.len() != n {
             return Err(Error::Input(format!("{} parameter values given, the configuration needs {n}", flat.len())));
@@ -160,7 +162,9 @@ impl Model {
     /// Logits `[B·T, V]` in batch-major order (row `b·T + t`), zero initial state.
     pub fn logits(&self, batch: Batch) -> Result<Tensor> {
         self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
+        self.config.check_pass_memory("computing the logits of", batch.b, batch.t)?;
         let data = batch::logits(self, batch.tokens, batch.b, batch.t);
+        crate::interrupt::check()?; // an interrupted pass leaves garbage
         Ok(Tensor::from_vec(batch.b * batch.t, self.config.vocab_size, data))
     }
 
@@ -174,13 +178,17 @@ impl Model {
         self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
         self.check_tokens(targets, batch.b, batch.t, "targets")?;
         let (b, t) = (batch.b, batch.t);
+        self.config.check_pass_memory("computing the loss and gradient of", b, t)?;
         if !want_grad {
-            return Ok((batch::loss(self, batch.tokens, targets, b, t, None), None));
+            let loss = batch::loss(self, batch.tokens, targets, b, t, None);
+            crate::interrupt::check()?;
+            return Ok((loss, None));
         }
         let mut w = ModelWeights::default();
         w.pack(&self.params, &self.index, self.config.effective_top_k() > 0 && !self.config.fast_mode, true);
         let (mut ws, mut grad) = (Vec::new(), Vec::new());
         let loss = batch::loss_and_grad(self, &w, batch.tokens, targets, b, t, 1.0, None, &mut ws, &mut grad);
+        crate::interrupt::check()?;
         Ok((loss, Some(self.unflatten(&grad))))
     }
 
@@ -191,7 +199,10 @@ impl Model {
         self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
         self.check_tokens(targets, batch.b, batch.t, "targets")?;
         state.check(self, batch.b)?;
-        Ok(batch::loss(self, batch.tokens, targets, batch.b, batch.t, Some(state.layers.as_mut_slice())))
+        self.config.check_pass_memory("scoring", batch.b, batch.t)?;
+        let loss = batch::loss(self, batch.tokens, targets, batch.b, batch.t, Some(state.layers.as_mut_slice()));
+        crate::interrupt::check()?; // the state is then undefined, as the call did not finish
+        Ok(loss)
     }
 
     /// A flat vector in the checkpoint's order as one tensor per parameter.

@@ -47,11 +47,11 @@ pub fn tensor_to_numpy<'py>(py: Python<'py>, t: &Tensor, shape: &[usize]) -> PyR
 /// `{name: gradient}` in the checkpoint's order, each shaped like its parameter.
 pub fn grads_dict<'py>(
     py: Python<'py>,
-    model: &crate::nn::Model,
+    specs: &[crate::nn::config::ParamSpec],
     grads: Vec<Tensor>,
 ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
     let d = pyo3::types::PyDict::new(py);
-    for (spec, g) in model.specs.iter().zip(grads) {
+    for (spec, g) in specs.iter().zip(grads) {
         d.set_item(&spec.name, to_numpy(py, g.data, &spec.shape)?)?;
     }
     Ok(d)
@@ -62,24 +62,4 @@ pub fn check_len(what: &str, got: usize, want: usize) -> PyResult<()> {
         return Err(input(format!("{what}: {got} values given, {want} expected")));
     }
     Ok(())
-}
-
-/// AdamW state as `(step, m, v)`, flat float32 in checkpoint order.
-pub fn optimizer_state<'py>(
-    py: Python<'py>,
-    opt: &crate::optim::AdamW,
-) -> PyResult<(usize, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let (m, v) = opt.flat_moments();
-    let n = m.len();
-    Ok((opt.step, to_numpy(py, m, &[n])?, to_numpy(py, v, &[n])?))
-}
-
-/// Restores AdamW state from flat float32 arrays.
-pub fn set_optimizer_state(
-    opt: &mut crate::optim::AdamW,
-    step: usize,
-    m: numpy::PyReadonlyArray1<f32>,
-    v: numpy::PyReadonlyArray1<f32>,
-) -> PyResult<()> {
-    Ok(opt.set_flat_state(step, &copied(&m), &copied(&v))?)
 }

@@ -1,5 +1,6 @@
-//! Checkpoint file bindings: the raw record in, the raw record out. The
-//! Python layer (`rnnpy/checkpoint.py`) turns it into models and trainers.
+//! Checkpoint file bindings: the raw record in, the raw record out, and the
+//! atomic writes and path checks every file rnnpy writes goes through. The
+//! Python layer (`rnnpy/checkpoint.py`) turns records into models and trainers.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use pyo3::prelude::*;
 
 use super::arrays::to_numpy;
 use super::model::{PyModel, PyModelConfig};
-use crate::checkpoint::{timestamp_now, CheckpointRecord, FORMAT_VERSION};
+use crate::checkpoint::{paths, timestamp_now, write_atomic, CheckpointRecord, FORMAT_VERSION};
 use crate::nn::Model;
 
 #[pyclass(name = "CheckpointRecord", module = "rnnpy._core", frozen)]
@@ -38,8 +39,9 @@ impl PyCheckpointRecord {
     fn config(&self) -> PyModelConfig {
         PyModelConfig { inner: self.rec.config.clone() }
     }
-    fn model(&self) -> PyResult<PyModel> {
-        Ok(PyModel { inner: Model::from_flat(self.rec.config.clone(), &self.rec.param_data)? })
+    fn model(&self, py: Python<'_>) -> PyResult<PyModel> {
+        let rec = &self.rec;
+        Ok(PyModel::wrap(py.allow_threads(|| Model::from_flat(rec.config.clone(), &rec.param_data))?))
     }
     fn param_m<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_numpy(py, self.rec.param_m.clone(), &[self.rec.param_m.len()])
@@ -49,16 +51,19 @@ impl PyCheckpointRecord {
     }
 }
 
+/// Reads and validates a checkpoint; non-finite weights are an error unless `allow_non_finite`.
 #[pyfunction]
-pub fn read_checkpoint(py: Python<'_>, path: PathBuf) -> PyResult<PyCheckpointRecord> {
-    let rec = py.allow_threads(|| CheckpointRecord::read(&path))?;
+#[pyo3(signature = (path, allow_non_finite=false))]
+pub fn read_checkpoint(py: Python<'_>, path: PathBuf, allow_non_finite: bool) -> PyResult<PyCheckpointRecord> {
+    let rec = py.allow_threads(|| CheckpointRecord::read(&path, allow_non_finite))?;
     Ok(PyCheckpointRecord { rec })
 }
 
-/// Writes atomically. Moments default to zeros; version and timestamp to
-/// the old program's `"3.0-bin"` and now.
+/// Writes atomically, after checking the record as a reader would (refusing
+/// non-finite weights unless `allow_non_finite`). Moments default to zeros;
+/// version and timestamp to the old program's `"3.0-bin"` and now.
 #[pyfunction]
-#[pyo3(signature = (path, model, optimizer_step=0, param_m=None, param_v=None, metadata=None, version=None, timestamp=None))]
+#[pyo3(signature = (path, model, optimizer_step=0, param_m=None, param_v=None, metadata=None, version=None, timestamp=None, allow_non_finite=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn write_checkpoint(
     py: Python<'_>,
@@ -70,8 +75,12 @@ pub fn write_checkpoint(
     metadata: Option<String>,
     version: Option<String>,
     timestamp: Option<String>,
+    allow_non_finite: bool,
 ) -> PyResult<()> {
-    let param_data = model.inner.flat();
+    let (param_data, config) = py.allow_threads(|| {
+        let m = model.read();
+        (m.flat(), m.config.clone())
+    });
     let n = param_data.len();
     let moments = |a: Option<PyReadonlyArray1<f32>>, what: &str| -> PyResult<Vec<f32>> {
         match a {
@@ -88,11 +97,34 @@ pub fn write_checkpoint(
         timestamp: timestamp.unwrap_or_else(timestamp_now),
         metadata,
         optimizer_step,
-        config: model.inner.config.clone(),
+        config,
         param_data,
         param_m: moments(param_m, "param_m")?,
         param_v: moments(param_v, "param_v")?,
     };
-    py.allow_threads(|| rec.write(&path))?;
+    py.allow_threads(|| rec.write(&path, allow_non_finite))?;
     Ok(())
+}
+
+/// Writes `data` to `path` atomically (a temporary beside it, read back,
+/// renamed over it): how every file rnnpy writes is written.
+#[pyfunction]
+pub fn write_file_atomic(py: Python<'_>, path: PathBuf, data: Vec<u8>) -> PyResult<()> {
+    Ok(py.allow_threads(|| write_atomic(&path, &data))?)
+}
+
+/// Raises OSError, naming `path`, when it could not be written now: not a
+/// regular file, read-only, in a folder that does not take files. With
+/// `create_folders`, missing folders count as ones that will be created.
+#[pyfunction]
+#[pyo3(signature = (path, create_folders=true))]
+pub fn check_output_path(py: Python<'_>, path: PathBuf, create_folders: bool) -> PyResult<()> {
+    Ok(py.allow_threads(|| paths::check_output(&path, create_folders))?)
+}
+
+/// Raises OSError, naming `path`, unless it is a regular file that can be read
+/// (a FIFO would block, a device never end); returns its size in bytes.
+#[pyfunction]
+pub fn check_input_path(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
+    Ok(py.allow_threads(|| paths::readable_file(&path, "cannot read").map(|m| m.len()))?)
 }

@@ -6,7 +6,7 @@
 //! (`rnnpy/errors.py`); I/O failures stay `OSError`.
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyValueError};
 use pyo3::PyErr;
 
 use crate::error::Error;
@@ -26,6 +26,13 @@ create_exception!(
     "A checkpoint file that is missing, truncated, foreign or inconsistent."
 );
 
+create_exception!(
+    _core,
+    MemoryLimitError,
+    RnnpyError,
+    "Sizes that need more memory than the machine has (the message gives both); nothing was allocated."
+);
+
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
         match &e {
@@ -33,6 +40,8 @@ impl From<Error> for PyErr {
             Error::Input(_) => InputError::new_err(e.to_string()),
             Error::Checkpoint { .. } => CheckpointError::new_err(e.to_string()),
             Error::Io { .. } => PyOSError::new_err(e.to_string()),
+            Error::Memory(_) => MemoryLimitError::new_err(e.to_string()),
+            Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
         }
     }
 }

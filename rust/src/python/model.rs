@@ -1,4 +1,13 @@
 //! `ModelConfig`, `Model` and recurrent state bindings (streaming generation: `stream.rs`).
+//!
+//! Every object that changes (a model, a state, a stream) sits behind a
+//! lock, so that several Python threads may share one: a training step and
+//! a `logits` call on the same model run one after the other, never
+//! interleaved. Locks are only ever waited for with the GIL released
+//! (`py.allow_threads`), so a thread waiting for one never blocks the thread
+//! that holds it.
+
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -93,6 +102,16 @@ impl PyModelConfig {
     fn active_parameters(&self) -> usize {
         self.inner.active_params()
     }
+    /// Bytes training takes with batches of `batch_size × seq_length` tokens.
+    fn training_bytes(&self, batch_size: usize, seq_length: usize) -> u128 {
+        self.inner.training_bytes(batch_size, seq_length)
+    }
+    /// Raises MemoryLimitError when training on such batches needs more
+    /// memory than the machine has (the message gives both sizes).
+    fn check_training_memory(&self, py: Python<'_>, batch_size: usize, seq_length: usize) -> PyResult<()> {
+        let c = &self.inner;
+        Ok(py.allow_threads(|| c.check_training_memory(batch_size, seq_length))?)
+    }
     /// `[(name, shape), ...]` in the checkpoint's flat order.
     fn param_shapes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let items: Vec<Bound<PyTuple>> = self
@@ -120,10 +139,29 @@ impl PyModelConfig {
     }
 }
 
-#[pyclass(name = "Model", module = "rnnpy._core")]
-#[derive(Clone)]
+#[pyclass(name = "Model", module = "rnnpy._core", frozen)]
 pub struct PyModel {
-    pub inner: Model,
+    inner: RwLock<Model>,
+}
+
+impl PyModel {
+    pub fn wrap(model: Model) -> Self {
+        PyModel { inner: RwLock::new(model) }
+    }
+    /// Shared access: call with the GIL released (inside `allow_threads`).
+    pub fn read(&self) -> RwLockReadGuard<'_, Model> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+    /// Exclusive access (training, new parameters): with the GIL released too.
+    pub fn write(&self) -> RwLockWriteGuard<'_, Model> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A lock held by a Python object: poison (a panic, a bug) does not make
+/// the object unusable.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Sampling temperatures: finite and non-negative (0 is argmax); the rule is the core's.
@@ -135,24 +173,34 @@ pub fn check_temperature(temperature: f32) -> PyResult<()> {
 impl PyModel {
     #[new]
     #[pyo3(signature = (config, seed=0))]
-    fn new(config: &PyModelConfig, seed: u64) -> PyResult<Self> {
-        Ok(PyModel { inner: Model::new(config.inner.clone(), seed)? })
+    fn new(py: Python<'_>, config: &PyModelConfig, seed: u64) -> PyResult<Self> {
+        let c = config.inner.clone();
+        Ok(PyModel::wrap(py.allow_threads(|| Model::new(c, seed))?))
     }
 
     #[getter]
-    fn config(&self) -> PyModelConfig {
-        PyModelConfig { inner: self.inner.config.clone() }
+    fn config(&self, py: Python<'_>) -> PyModelConfig {
+        PyModelConfig { inner: py.allow_threads(|| self.read().config.clone()) }
     }
 
     /// An independent copy (same parameters).
-    fn copy(&self) -> PyModel {
-        self.clone()
+    fn copy(&self, py: Python<'_>) -> PyModel {
+        PyModel::wrap(py.allow_threads(|| self.read().clone()))
+    }
+
+    /// Whether every parameter is finite (no NaN or infinity).
+    fn is_finite(&self, py: Python<'_>) -> bool {
+        py.allow_threads(|| self.read().params().iter().all(|t| t.data.iter().all(|x| x.is_finite())))
     }
 
     /// `{name: float32 array}` copies, in the checkpoint's order.
     fn parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (specs, tensors) = py.allow_threads(|| {
+            let m = self.read();
+            (m.specs.clone(), m.params().to_vec())
+        });
         let d = PyDict::new(py);
-        for (spec, t) in self.inner.specs.iter().zip(self.inner.params()) {
+        for (spec, t) in specs.iter().zip(&tensors) {
             d.set_item(&spec.name, tensor_to_numpy(py, t, &spec.shape)?)?;
         }
         Ok(d)
@@ -160,33 +208,42 @@ impl PyModel {
 
     /// Replaces the named parameters from float32 arrays of their exact
     /// shapes. Every name and shape is checked before anything changes.
-    fn set_parameters(&mut self, params: &Bound<'_, PyDict>) -> PyResult<()> {
-        let mut checked = Vec::with_capacity(params.len());
+    fn set_parameters(&self, py: Python<'_>, params: &Bound<'_, PyDict>) -> PyResult<()> {
+        let mut given = Vec::with_capacity(params.len());
         for (name, values) in params.iter() {
             let name: String = name.extract()?;
             let values: PyReadonlyArrayDyn<f32> = values.extract()?;
-            let i = self
-                .inner
-                .specs
-                .iter()
-                .position(|s| s.name == name)
-                .ok_or_else(|| input(format!("unknown parameter '{name}'")))?;
-            let want = &self.inner.specs[i].shape;
-            if values.shape() != want.as_slice() {
-                return Err(input(format!("parameter '{name}' must have shape {want:?}, got {:?}", values.shape())));
+            given.push((name, values.shape().to_vec(), copied(&values)));
+        }
+        py.allow_threads(|| {
+            let mut m = self.write();
+            let mut checked = Vec::with_capacity(given.len());
+            for (name, shape, values) in given {
+                let i = m
+                    .specs
+                    .iter()
+                    .position(|s| s.name == name)
+                    .ok_or_else(|| crate::Error::Input(format!("unknown parameter '{name}'")))?;
+                let want = &m.specs[i].shape;
+                if shape != *want {
+                    return Err(crate::Error::Input(format!(
+                        "parameter '{name}' must have shape {want:?}, got {shape:?}"
+                    )));
+                }
+                checked.push((i, values));
             }
-            checked.push((i, copied(&values)));
-        }
-        let params = self.inner.params_mut();
-        for (i, values) in checked {
-            params[i].data = values;
-        }
+            let params = m.params_mut();
+            for (i, values) in checked {
+                params[i].data = values;
+            }
+            Ok(())
+        })?;
         Ok(())
     }
 
     /// All parameters as one flat float32 array (checkpoint order).
     fn flat_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let f = self.inner.flat();
+        let f = py.allow_threads(|| self.read().flat());
         let n = f.len();
         to_numpy(py, f, &[n])
     }
@@ -194,8 +251,7 @@ impl PyModel {
     /// `inputs [B, T]` uint32 -> logits `[B, T, V]` float32, zero initial state.
     fn logits<'py>(&self, py: Python<'py>, inputs: PyReadonlyArray2<u32>) -> PyResult<Bound<'py, PyAny>> {
         let (ids, b, t) = tokens2(&inputs);
-        let model = &self.inner;
-        let out = py.allow_threads(|| model.logits(Batch { tokens: &ids, b, t }))?;
+        let out = py.allow_threads(|| self.read().logits(Batch { tokens: &ids, b, t }))?;
         let v = out.cols;
         to_numpy(py, out.data, &[b, t, v])
     }
@@ -211,9 +267,12 @@ impl PyModel {
     ) -> PyResult<(f32, Option<Bound<'py, PyDict>>)> {
         let (ids, tg, shape) = token_pair(&inputs, &targets)?;
         let (b, t) = (shape[0], shape[1]);
-        let model = &self.inner;
-        let (loss, grads) = py.allow_threads(|| model.loss_and_grad(Batch { tokens: &ids, b, t }, &tg, want_grad))?;
-        let grads = grads.map(|g| grads_dict(py, &self.inner, g)).transpose()?;
+        let (loss, grads, specs) = py.allow_threads(|| {
+            let m = self.read();
+            let (loss, grads) = m.loss_and_grad(Batch { tokens: &ids, b, t }, &tg, want_grad)?;
+            Ok::<_, crate::Error>((loss, grads, m.specs.clone()))
+        })?;
+        let grads = grads.map(|g| grads_dict(py, &specs, g)).transpose()?;
         Ok((loss, grads))
     }
 
@@ -224,30 +283,33 @@ impl PyModel {
         py: Python<'_>,
         inputs: PyReadonlyArray2<u32>,
         targets: PyReadonlyArray2<u32>,
-        state: &mut PyRecurrentState,
+        state: &PyRecurrentState,
     ) -> PyResult<f32> {
         let (ids, tg, shape) = token_pair(&inputs, &targets)?;
         let (b, t) = (shape[0], shape[1]);
-        let (model, st) = (&self.inner, &mut state.inner);
-        Ok(py.allow_threads(|| model.loss_from(Batch { tokens: &ids, b, t }, &tg, st))?)
+        Ok(py.allow_threads(|| {
+            let m = self.read();
+            let mut st = lock(&state.inner);
+            m.loss_from(Batch { tokens: &ids, b, t }, &tg, &mut st)
+        })?)
     }
 
     /// Fresh zero state for `batch` sequences.
-    fn new_state(&self, batch: usize) -> PyResult<PyRecurrentState> {
+    fn new_state(&self, py: Python<'_>, batch: usize) -> PyResult<PyRecurrentState> {
         if batch == 0 {
             return Err(input("batch must be at least 1"));
         }
-        Ok(PyRecurrentState { inner: RecurrentState::zeros(&self.inner, batch) })
+        let st = py.allow_threads(|| RecurrentState::try_zeros(&self.read(), batch))?;
+        Ok(PyRecurrentState { inner: Mutex::new(st) })
     }
 
     /// Feeds one token per sequence, advancing `state`; returns logits `[B, V]`.
-    fn step<'py>(
-        &self,
-        py: Python<'py>,
-        state: &mut PyRecurrentState,
-        tokens: Vec<u32>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let out = generate::step(&self.inner, &mut state.inner, &tokens)?;
+    fn step<'py>(&self, py: Python<'py>, state: &PyRecurrentState, tokens: Vec<u32>) -> PyResult<Bound<'py, PyAny>> {
+        let out = py.allow_threads(|| {
+            let m = self.read();
+            let mut st = lock(&state.inner);
+            generate::step(&m, &mut st, &tokens)
+        })?;
         let (b, v) = (out.rows, out.cols);
         to_numpy(py, out.data, &[b, v])
     }
@@ -268,48 +330,56 @@ impl PyModel {
     ) -> PyResult<Vec<u32>> {
         let how = Sampling { temperature, top_k, top_p };
         how.check()?;
-        let model = &self.inner;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        Ok(py.allow_threads(|| generate::generate(model, &prompt, length, &how, &mut rng))?)
+        Ok(py.allow_threads(|| generate::generate(&self.read(), &prompt, length, &how, &mut rng))?)
     }
 }
 
-#[pyclass(name = "RecurrentState", module = "rnnpy._core")]
-#[derive(Clone)]
+#[pyclass(name = "RecurrentState", module = "rnnpy._core", frozen)]
 pub struct PyRecurrentState {
-    pub inner: RecurrentState,
+    pub inner: Mutex<RecurrentState>,
 }
 
 #[pymethods]
 impl PyRecurrentState {
     #[getter]
-    fn batch(&self) -> usize {
-        self.inner.b
+    fn batch(&self, py: Python<'_>) -> usize {
+        py.allow_threads(|| lock(&self.inner).b)
     }
     /// Per layer: `[s, num, den, xp]` (RWKV) or `[s]`, each `[B, H]`.
     fn tensors<'py>(&self, py: Python<'py>) -> PyResult<Vec<Vec<Bound<'py, PyAny>>>> {
-        self.inner
-            .layers
+        let layers = py.allow_threads(|| lock(&self.inner).layers.clone());
+        layers
             .iter()
             .map(|ts| ts.iter().map(|t: &Tensor| tensor_to_numpy(py, t, &[t.rows, t.cols])).collect())
             .collect()
     }
     /// Overwrites every tensor from arrays laid out as `tensors()` returns
     /// them (a training run resumed mid-stream continues from its saved state).
-    fn set_tensors(&mut self, tensors: Vec<Vec<PyReadonlyArray2<f32>>>) -> PyResult<()> {
-        let layers = &mut self.inner.layers;
-        let fits = tensors.len() == layers.len()
-            && tensors.iter().zip(layers.iter()).all(|(new, old)| {
-                new.len() == old.len() && new.iter().zip(old).all(|(a, t)| a.shape() == [t.rows, t.cols])
-            });
-        if !fits {
-            return Err(input("the tensors do not have this recurrent state's layout (see tensors())"));
-        }
-        for (new, old) in tensors.iter().zip(layers.iter_mut()) {
-            for (a, t) in new.iter().zip(old.iter_mut()) {
-                t.data = copied(a);
+    fn set_tensors(&self, py: Python<'_>, tensors: Vec<Vec<PyReadonlyArray2<f32>>>) -> PyResult<()> {
+        let given: Vec<Vec<([usize; 2], Vec<f32>)>> = tensors
+            .iter()
+            .map(|layer| layer.iter().map(|a| ([a.shape()[0], a.shape()[1]], copied(a))).collect())
+            .collect();
+        py.allow_threads(|| {
+            let mut st = lock(&self.inner);
+            let layers = &mut st.layers;
+            let fits = given.len() == layers.len()
+                && given.iter().zip(layers.iter()).all(|(new, old)| {
+                    new.len() == old.len() && new.iter().zip(old).all(|(a, t)| a.0 == [t.rows, t.cols])
+                });
+            if !fits {
+                return Err(crate::Error::Input(
+                    "the tensors do not have this recurrent state's layout (see tensors())".into(),
+                ));
             }
-        }
+            for (new, old) in given.into_iter().zip(layers.iter_mut()) {
+                for (a, t) in new.into_iter().zip(old.iter_mut()) {
+                    t.data = a.1;
+                }
+            }
+            Ok(())
+        })?;
         Ok(())
     }
 }

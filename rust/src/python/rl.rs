@@ -32,9 +32,8 @@ pub fn rl_sample_groups(
 ) -> PyResult<Vec<(Vec<u32>, Vec<f32>)>> {
     check_temperature(temperature)?;
     let cfg = SampleConfig { group_size, max_len, stop_ids, temperature };
-    let model = &model.inner;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let out = py.allow_threads(|| rl::sample_groups(model, &prompts, &cfg, &mut rng))?;
+    let out = py.allow_threads(|| rl::sample_groups(&model.read(), &prompts, &cfg, &mut rng))?;
     Ok(out.into_iter().map(|c| (c.tokens, c.log_probs)).collect())
 }
 
@@ -49,8 +48,7 @@ pub fn rl_token_log_probs<'py>(
     temperature: f32,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (ids, n, t) = tokens2(&sequences);
-    let model = &model.inner;
-    let out = py.allow_threads(|| rl::token_log_probs(model, &ids, n, t, temperature))?;
+    let out = py.allow_threads(|| rl::token_log_probs(&model.read(), &ids, n, t, temperature))?;
     to_numpy(py, out.data, &[n, t])
 }
 
@@ -166,12 +164,12 @@ pub fn rl_loss_and_grad<'py>(
     kl_beta: f32,
     temperature: f32,
 ) -> PyResult<(PyGrpoStats, Bound<'py, PyDict>)> {
-    let m = &model.inner;
     let cfg = GrpoConfig { clip, kl_beta, temperature };
-    let (stats, grads, norm) = py.allow_threads(|| -> crate::Result<_> {
-        let (stats, mut grads) = rl::grpo_loss_and_grad(m, batch.view(), cfg)?;
+    let (stats, grads, norm, specs) = py.allow_threads(|| -> crate::Result<_> {
+        let m = model.read();
+        let (stats, mut grads) = rl::grpo_loss_and_grad(&m, batch.view(), cfg)?;
         let norm = clip_global_norm(&mut grads, 0.0); // 0: measure only
-        Ok((stats, grads, norm))
+        Ok((stats, grads, norm, m.specs.clone()))
     })?;
-    Ok((PyGrpoStats::new(stats, norm), grads_dict(py, m, grads)?))
+    Ok((PyGrpoStats::new(stats, norm), grads_dict(py, &specs, grads)?))
 }

@@ -64,6 +64,19 @@ fn log_softmax_at(row: &[f32], i: usize, temperature: f32) -> f32 {
     (row[i] - m) * inv - s.ln()
 }
 
+/// `P·G` rows of state and logits, and up to `max_len` tokens and log-probs
+/// each: refused before allocating when the machine does not have it.
+fn check_memory(model: &Model, prompts: usize, cfg: &SampleConfig) -> Result<()> {
+    let c = &model.config;
+    let rows = (prompts as u128) * (cfg.group_size as u128);
+    let per_layer = if c.use_rwkv { 4 } else { 1 };
+    let per_row =
+        (c.hidden_size * per_layer * c.num_layers) as u128 + 2 * c.vocab_size as u128 + 2 * cfg.max_len as u128;
+    crate::memory::ensure(4 * rows * per_row, || {
+        format!("sampling {prompts} x {} completions of up to {} tokens", cfg.group_size, cfg.max_len)
+    })
+}
+
 /// `G` completions per prompt, prompt-major: completion `p·G + j` is member
 /// `j` of prompt `p`'s group. Rows draw from `rng` in row order at each step,
 /// so the result depends on the seed alone.
@@ -82,6 +95,7 @@ pub fn sample_groups(
         )));
     }
     let g = cfg.group_size;
+    check_memory(model, prompts.len(), cfg)?;
     let fed: Vec<(RecurrentState, Tensor)> = prompts.iter().map(|p| feed_prompt(model, p)).collect::<Result<_>>()?;
     let n = prompts.len() * g;
     // Every layer's state tensors, each prompt's row copied G times: [P·G, H].
