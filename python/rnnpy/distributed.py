@@ -41,6 +41,9 @@ LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK
 #: How long a collective may wait before the job is declared broken.
 DEFAULT_TIMEOUT_S = 600.0
 
+#: Seconds between printing why the job stops and MPI_Abort.
+ABORT_GRACE_S = 1.0
+
 #: Seconds between polls of a pending collective (the wait sleeps, so it
 #: costs nothing while the other ranks compute).
 POLL_S = 0.0005
@@ -184,6 +187,9 @@ class Mpi(World):
 
     def abort(self, message: str, code: int = 1) -> NoReturn:
         print(message, file=sys.stderr, flush=True)
+        # The launcher forwards a rank's stderr asynchronously and stops forwarding
+        # once the job is torn down: give the message time to reach the user.
+        time.sleep(ABORT_GRACE_S)
         self.comm.Abort(code)
         raise SystemExit(code)  # not reached: Abort ends the process
 
