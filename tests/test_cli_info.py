@@ -149,3 +149,14 @@ def test_an_export_of_an_old_checkpoint_shows_the_vocabulary_it_was_given(tmp_pa
     assert d["written_by"] == "the old rnn-rust program"
     assert d["vocabulary"] == {"type": "char", "size": 20, "chars": chars}
     assert d["start"] == "h" and d["training"]["epoch"] == 500
+
+
+def test_a_time_that_is_not_a_number_is_shown_as_unknown(tmp_path, capsys) -> None:
+    """Metadata from another writer with `"time": []` (found by the metadata fuzzer) is no traceback."""
+    from rnnpy.checkpoint import save_checkpoint
+
+    model = rnnpy.Model(rnnpy.ModelConfig(vocab_size=5, hidden_size=8, embed_size=4, num_layers=1), seed=0)
+    path = tmp_path / "m.bin"
+    save_checkpoint(str(path), model, rnnpy.Trainer(model, 1e-3), {"epoch": 1, "loss": 1.0, "time": []})
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["training"]["seconds"] is None

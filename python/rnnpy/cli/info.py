@@ -23,6 +23,15 @@ from rnnpy.vocab import CharVocab, Vocab
 OLD_PROGRAM = "the old rnn-rust program"
 
 
+def _seconds(time: str | None) -> float | None:
+    """The metadata's `time` ("45.3", as the old program writes it) as seconds;
+    None when absent or not a number (a file another writer made)."""
+    try:
+        return None if time is None else float(time)
+    except ValueError:
+        return None
+
+
 def describe(path: str) -> dict[str, Any]:
     """Everything `info` shows, as JSON-ready values; `path` is a checkpoint
     file or an export directory (`export_files` then lists its files)."""
@@ -43,7 +52,7 @@ def describe(path: str) -> dict[str, Any]:
             "epoch": meta.epoch,
             "completed": meta.completed,
             "interrupted": meta.interrupted,
-            "seconds": None if meta.time is None else float(meta.time),
+            "seconds": _seconds(meta.time),
             # `loss` is the best epoch's once training completed, the saved epoch's before
             "best_loss": meta.loss if meta.completed else None,
             "last_loss": meta.last_loss if meta.last_loss is not None or meta.completed else meta.loss,
