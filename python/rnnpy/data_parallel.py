@@ -62,6 +62,12 @@ class DataParallel:
         """This rank's rows ``[start, end)`` of a full global batch."""
         return share(self.batch_size, self.world)
 
+    @property
+    def row_count(self) -> int:
+        """How many rows of a full global batch this rank holds (its carried state's batch)."""
+        start, end = self.rows
+        return end - start
+
     def step(self, batch: Batch, state: RecurrentState | None, seconds: float, signalled: bool) -> tuple[float, float]:
         """One optimizer step on the global ``batch``: this rank's rows, the
         all-reduce, the update. ``state`` holds this rank's rows of a carried
@@ -107,7 +113,7 @@ class DataParallel:
     def local_state(self, model: Model, state: RecurrentState) -> RecurrentState:
         """This rank's rows of a state of the whole global batch."""
         start, end = self.rows
-        out = model.new_state(end - start)
+        out = model.new_state(self.row_count)
         out.set_tensors([[t[start:end] for t in layer] for layer in state.tensors()])
         return out
 

@@ -273,10 +273,7 @@ class Loop:
 
     def stream_rows(self) -> int:
         """Rows of the carried state this process holds: its share of the batch in a data-parallel run."""
-        if self.parallel is None:
-            return self.source.batch_size
-        start, end = self.parallel.rows
-        return end - start
+        return self.source.batch_size if self.parallel is None else self.parallel.row_count
 
     def partial_epoch(self, losses: list[float]) -> None:
         """A run that ends inside an epoch: its loss so far counts as that epoch's."""

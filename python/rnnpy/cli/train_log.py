@@ -87,8 +87,7 @@ class RunLog:
         world = r.world.describe()  # a collective: every rank builds the header
         r.out.header("rnnpy — GRU + RWKV + MoE", rows, config_line, params_line)
         if r.parallel is not None:
-            start, end = r.parallel.rows
-            r.out.line(f"Distributed: {world}; global batch {t.batch_size}, {end - start} rows on rank 0")
+            r.out.line(f"Distributed: {world}; global batch {t.batch_size}, {r.parallel.row_count} rows on rank 0")
 
     def bar_title(self) -> str:
         t = self.run.args.training
