@@ -100,6 +100,19 @@ impl Packed {
     fn panel(&self, i: usize) -> &[f32] {
         &self.data[i * self.k * NR..(i + 1) * self.k * NR]
     }
+
+    /// The block a sweep of `matmul_packed` reads after rows `k0..k0 + KC`
+    /// of panel `p`: the same rows of the next panel, else the next rows of
+    /// the first (null after the last). Blocks of one panel are contiguous,
+    /// but consecutive blocks of a sweep are a panel apart, which the
+    /// hardware prefetcher does not follow.
+    fn next_block(&self, k0: usize, p: usize) -> *const f32 {
+        let (k1, p1) = if p + 1 < self.n.div_ceil(NR) { (k0, p + 1) } else { (k0 + KC, 0) };
+        if k1 >= self.k {
+            return std::ptr::null();
+        }
+        self.data[p1 * self.k * NR + k1 * NR..].as_ptr()
+    }
 }
 
 /// Checks that `c` holds `m` rows of stride `ldc` with `n` columns.
@@ -179,6 +192,8 @@ pub fn matmul_packed(a: MatRef, b: &Packed, c: &mut [f32], ldc: usize, accumulat
                             &mut c[i0 * ldc..],
                             ldc,
                             accumulate,
+                            // The first row tile fetches the block all tiles read next.
+                            if i0 == 0 { b.next_block(k0, p) } else { std::ptr::null() },
                         );
                     }
                 }
@@ -204,6 +219,7 @@ pub fn matmul_packed(a: MatRef, b: &Packed, c: &mut [f32], ldc: usize, accumulat
                             &mut c[i0 * ldc..],
                             ldc,
                             accumulate,
+                            std::ptr::null(),
                         );
                     }
                 }
@@ -237,6 +253,7 @@ fn tile(
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
+    prefetch: *const f32,
 ) {
     let nc = NR.min(b.n - p * NR);
     assert!(c.len() >= (rows - 1) * ldc + p * NR + nc);
@@ -254,6 +271,7 @@ fn tile(
         mr: rows,
         nc,
         accumulate: accumulate || k0 > 0,
+        prefetch,
     };
     // SAFETY: `a` holds these rows and columns (checked by `matmul_packed`,
     // or copied to the tile buffer), the panel holds k × 16 values from row
@@ -294,6 +312,7 @@ pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool)
                     mr: mr.min(m - i0),
                     nc: NR.min(n - p * NR),
                     accumulate: accumulate || k0 > 0,
+                    prefetch: std::ptr::null(),
                 };
                 // SAFETY: bounds checked above; the kernel reads only the first
                 // `nc` columns of each row of b (masked loads at the edge).

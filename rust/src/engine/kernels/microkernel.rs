@@ -14,6 +14,10 @@ pub const NR: usize = 16;
 
 /// One micro-tile. Valid reads: `a + i·rsa + p·csa` for `i < mr`, `p < k`;
 /// `b + p·ldb + j` for `p < k`, `j < nc`; valid writes `c + i·ldc + j`, `j < nc`.
+/// `prefetch` (null for none) is a block of `k` lines of 16 floats that the
+/// caller reads next: one line is prefetched into L1 per k, so the next
+/// tile's weights arrive while this one computes (a hint: never
+/// dereferenced, may point anywhere).
 #[derive(Clone, Copy)]
 pub struct Tile {
     pub k: usize,
@@ -27,6 +31,7 @@ pub struct Tile {
     pub mr: usize,
     pub nc: usize,
     pub accumulate: bool,
+    pub prefetch: *const f32,
 }
 
 use super::isa::Isa;
@@ -112,6 +117,17 @@ mod x86 {
     use super::Tile;
     use std::arch::x86_64::*;
 
+    /// Where the loop's one prefetch per k starts and how far it steps: the
+    /// caller's next block, a line per k; without one, the row of `b` about
+    /// to be loaded (an L1 no-op, so the loop has one shape).
+    fn prefetch_walk(t: &Tile) -> (*const f32, usize) {
+        if t.prefetch.is_null() {
+            (t.b, t.ldb)
+        } else {
+            (t.prefetch, super::NR)
+        }
+    }
+
     /// Dispatches on the row count so the accumulators stay in registers.
     pub unsafe fn avx512(t: &Tile) {
         match t.mr {
@@ -140,8 +156,11 @@ mod x86 {
         let mask: __mmask16 = if t.nc >= 16 { 0xffff } else { ((1u32 << t.nc) - 1) as u16 };
         let mut acc = [_mm512_setzero_ps(); MR];
         let (mut a, mut b) = (t.a, t.b);
+        let (mut pf, pf_step) = prefetch_walk(t);
         if t.nc == 16 {
             for _ in 0..t.k {
+                _mm_prefetch::<_MM_HINT_T0>(pf as *const i8);
+                pf = pf.wrapping_add(pf_step);
                 let bv = _mm512_loadu_ps(b);
                 for (i, acc) in acc.iter_mut().enumerate() {
                     *acc = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(i * t.rsa)), bv, *acc);
@@ -151,6 +170,8 @@ mod x86 {
             }
         } else {
             for _ in 0..t.k {
+                _mm_prefetch::<_MM_HINT_T0>(pf as *const i8);
+                pf = pf.wrapping_add(pf_step);
                 let bv = _mm512_maskz_loadu_ps(mask, b);
                 for (i, acc) in acc.iter_mut().enumerate() {
                     *acc = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(i * t.rsa)), bv, *acc);
@@ -233,7 +254,10 @@ mod x86 {
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         let (mut a, mut b) = (t.a, t.b);
         let full = t.nc == 16;
+        let (mut pf, pf_step) = prefetch_walk(t);
         for _ in 0..t.k {
+            _mm_prefetch::<_MM_HINT_T0>(pf as *const i8);
+            pf = pf.wrapping_add(pf_step);
             let (b0, b1) = if full {
                 (_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8)))
             } else {
