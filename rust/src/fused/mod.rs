@@ -10,6 +10,7 @@
 pub mod acts;
 pub mod backward;
 pub mod batch;
+pub mod dropout;
 pub mod forward;
 pub mod kernels;
 pub mod model;
