@@ -113,21 +113,13 @@ class TokenStream:
 
 class Trainer:
     def __init__(
-        self,
-        model: Model,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.01,
-        grad_clip: float = 1.0,
-        dropout: float = 0.0,
-        dropout_seed: int = 0,
+        self, model: Model, learning_rate: float = 1e-3, weight_decay: float = 0.01, grad_clip: float = 1.0
     ) -> None: ...
     @property
     def optimizer_step(self) -> int: ...
     learning_rate: float
     weight_decay: float
     grad_clip: float
-    dropout: float
-    dropout_seed: int
     def step(
         self,
         model: Model,
@@ -143,7 +135,6 @@ class Trainer:
         out: npt.NDArray[np.float32],
         scale: float = 1.0,
         state: RecurrentState | None = None,
-        first_seq: int = 0,
     ) -> float: ...
     def apply_gradient(self, model: Model, grad: npt.NDArray[np.float32]) -> float: ...
     def steps(

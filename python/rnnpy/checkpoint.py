@@ -66,16 +66,9 @@ class Checkpoint:
     param_v: npt.NDArray[np.float32]
     metadata_text: str | None  # exactly as stored, for byte-identical rewrites
 
-    def trainer(
-        self,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.01,
-        grad_clip: float = 1.0,
-        dropout: float = 0.0,
-        dropout_seed: int = 0,
-    ) -> Trainer:
+    def trainer(self, learning_rate: float = 1e-3, weight_decay: float = 0.01, grad_clip: float = 1.0) -> Trainer:
         """A trainer for `self.model` with AdamW's moments and step restored."""
-        t = Trainer(self.model, learning_rate, weight_decay, grad_clip, dropout, dropout_seed)
+        t = Trainer(self.model, learning_rate, weight_decay, grad_clip)
         t.set_state(self.optimizer_step, self.param_m, self.param_v)
         return t
 

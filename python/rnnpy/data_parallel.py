@@ -78,12 +78,7 @@ class DataParallel:
         if end > start:
             scale = (end - start) / rows
             loss, _ = self.trainer.gradient(
-                batch.inputs[start:end],
-                batch.targets[start:end],
-                out=self.gradient,
-                scale=scale,
-                state=state,
-                first_seq=start,
+                batch.inputs[start:end], batch.targets[start:end], out=self.gradient, scale=scale, state=state
             )
         else:  # fewer rows than ranks in a partial batch: this rank adds nothing
             self.gradient.fill(0.0)

@@ -66,9 +66,7 @@ def train_text(
     schedule = train_opts.schedule()
     plan = Plan(train_opts.budget(), None if schedule.is_constant else schedule)
     model = Model(model_opts.config(vocab.size), seed=seed)
-    trainer = Trainer(
-        model, train_opts.learning_rate, train_opts.weight_decay, train_opts.grad_clip, train_opts.dropout, seed
-    )
+    trainer = Trainer(model, train_opts.learning_rate, train_opts.weight_decay, train_opts.grad_clip)
     rng = np.random.Generator(np.random.PCG64(seed))
     out = Reporter(quiet=not progress)
 

@@ -32,16 +32,10 @@ class Trainer:
     """
 
     def __init__(
-        self,
-        model: Model,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.01,
-        grad_clip: float = 1.0,
-        dropout: float = 0.0,
-        dropout_seed: int = 0,
+        self, model: Model, learning_rate: float = 1e-3, weight_decay: float = 0.01, grad_clip: float = 1.0
     ) -> None:
         self.model = model
-        self._core = _core.Trainer(model.core, learning_rate, weight_decay, grad_clip, dropout, dropout_seed)
+        self._core = _core.Trainer(model.core, learning_rate, weight_decay, grad_clip)
 
     @property
     def optimizer_step(self) -> int:
@@ -71,27 +65,6 @@ class Trainer:
     def grad_clip(self, clip: float) -> None:
         self._core.grad_clip = clip
 
-    @property
-    def dropout(self) -> float:
-        """The fraction of each layer's input and of the head's input dropped
-        during training steps (0: none). Evaluation, generation and GRPO
-        updates never drop; the model function and checkpoints are unchanged."""
-        return self._core.dropout
-
-    @dropout.setter
-    def dropout(self, rate: float) -> None:
-        self._core.dropout = rate
-
-    @property
-    def dropout_seed(self) -> int:
-        """With the optimizer step, what each step's dropout masks are: a
-        resumed run drops what the uninterrupted one would have."""
-        return self._core.dropout_seed
-
-    @dropout_seed.setter
-    def dropout_seed(self, seed: int) -> None:
-        self._core.dropout_seed = seed
-
     @contextmanager
     def using(self, learning_rate: float, weight_decay: float, grad_clip: float) -> Iterator[Trainer]:
         """These hyperparameters inside the block, the trainer's own after it
@@ -120,19 +93,17 @@ class Trainer:
         out: npt.NDArray[np.float32] | None = None,
         scale: float = 1.0,
         state: RecurrentState | None = None,
-        first_seq: int = 0,
     ) -> tuple[float, npt.NDArray[np.float32]]:
         """The gradient of `scale ×` the batch's mean loss, flat (one float32
         per parameter, checkpoint order), written into `out` when given, with
         no update; returns `(scale × loss, gradient)`. A data-parallel rank
         passes its share of the global batch's rows as `scale`: the ranks'
         gradients then sum to the global one (apply it with
-        `apply_gradient`), and the index of its first row in the global batch
-        as `first_seq` (with dropout, the masks are those rows')."""
+        `apply_gradient`)."""
         if out is None:
             out = np.zeros(self.model.config.num_parameters(), dtype=np.float32)
         x, y = token_array(inputs, "inputs"), token_array(targets, "targets")
-        loss = self._core.gradient(self.model.core, x, y, out, scale, state, first_seq)
+        loss = self._core.gradient(self.model.core, x, y, out, scale, state)
         return float(loss), out
 
     def apply_gradient(self, grad: npt.ArrayLike) -> float:

@@ -8,7 +8,6 @@
 use crate::engine::Tensor;
 use crate::error::{Error, Result};
 use crate::fused::batch;
-use crate::fused::dropout::{step_seed, DropoutRows};
 use crate::fused::model::Workspace;
 use crate::fused::weights::ModelWeights;
 use crate::generate::RecurrentState;
@@ -29,11 +28,6 @@ pub struct Trainer {
     pub optimizer: AdamW,
     /// Global-norm clip (MODEL.md: 1.0); 0 disables clipping.
     pub grad_clip: f32,
-    /// Training-time dropout (`fused/dropout.rs`): its rate in [0, 1) (0:
-    /// none) and the run's seed; each step's masks follow from the seed and
-    /// the optimizer's step count, so a resumed run drops what it would have.
-    pub dropout: f32,
-    pub dropout_seed: u64,
     weights: ModelWeights,
     workspaces: Vec<Workspace>,
     grad: Vec<f32>,
@@ -44,8 +38,6 @@ impl Trainer {
         Trainer {
             optimizer: AdamW::new(model.params(), lr, weight_decay),
             grad_clip,
-            dropout: 0.0,
-            dropout_seed: 0,
             weights: ModelWeights::default(),
             workspaces: Vec::new(),
             grad: Vec::new(),
@@ -55,17 +47,6 @@ impl Trainer {
     /// Forward + backward over `batch`, clip, one AdamW update.
     pub fn step(&mut self, model: &mut Model, batch: Batch, targets: &[u32]) -> Result<StepStats> {
         self.step_from(model, batch, targets, None)
-    }
-
-    /// This step's dropout for a batch whose first sequence is sequence
-    /// `first_seq` of the global batch (a data-parallel rank's share), or
-    /// None without dropout.
-    pub fn step_dropout(&self, first_seq: usize) -> Option<DropoutRows> {
-        (self.dropout > 0.0).then(|| DropoutRows {
-            rate: self.dropout,
-            seed: step_seed(self.dropout_seed, self.optimizer.step as u64),
-            first_seq,
-        })
     }
 
     /// [`Trainer::step`] from `state` when given (sequence b of the batch
@@ -78,7 +59,7 @@ impl Trainer {
         targets: &[u32],
         state: Option<&mut RecurrentState>,
     ) -> Result<StepStats> {
-        let loss = self.gradient_into_self(model, batch, targets, 1.0, state, 0)?;
+        let loss = self.gradient_into_self(model, batch, targets, 1.0, state)?;
         let grad_norm = clip_flat(&mut self.grad, self.grad_clip);
         if loss.is_finite() && grad_norm.is_finite() {
             self.optimizer.update_flat(model.params_mut(), &self.grad);
@@ -90,9 +71,7 @@ impl Trainer {
     /// checkpoint's order), without updating anything; returns `scale ×` the
     /// loss. A data-parallel rank computes its share of a global batch with
     /// `scale` = its share of the rows, so that the sum over ranks is the
-    /// global batch's gradient; `first_seq` is the index of its first
-    /// sequence in the global batch (its dropout masks are those rows').
-    #[allow(clippy::too_many_arguments)]
+    /// global batch's gradient.
     pub fn gradient(
         &mut self,
         model: &Model,
@@ -100,7 +79,6 @@ impl Trainer {
         targets: &[u32],
         scale: f32,
         state: Option<&mut RecurrentState>,
-        first_seq: usize,
         out: &mut [f32],
     ) -> Result<f32> {
         if out.len() != model.num_params() {
@@ -110,7 +88,7 @@ impl Trainer {
                 model.num_params()
             )));
         }
-        let loss = self.gradient_into_self(model, batch, targets, scale, state, first_seq)?;
+        let loss = self.gradient_into_self(model, batch, targets, scale, state)?;
         out.copy_from_slice(&self.grad);
         Ok(loss)
     }
@@ -139,7 +117,6 @@ impl Trainer {
         targets: &[u32],
         scale: f32,
         state: Option<&mut RecurrentState>,
-        first_seq: usize,
     ) -> Result<f32> {
         let (b, t) = (batch.b, batch.t);
         model.check_tokens(batch.tokens, b, t, "inputs")?;
@@ -159,7 +136,6 @@ impl Trainer {
             t,
             scale,
             layers,
-            self.step_dropout(first_seq),
             &mut self.workspaces,
             &mut self.grad,
         );

@@ -78,7 +78,7 @@ fn check_against_tape(cfg: &ModelConfig, seed: u64, b: usize, t: usize) {
     let mut w = ModelWeights::default();
     w.pack(m.params(), m.index(), cfg.effective_top_k() > 0 && !cfg.fast_mode, true);
     let (mut ws, mut grad) = (Vec::new(), Vec::new());
-    let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, 1.0, None, None, &mut ws, &mut grad);
+    let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, 1.0, None, &mut ws, &mut grad);
     assert!((loss - tape_loss).abs() <= 1e-5 * tape_loss.abs().max(1.0), "{cfg:?}: loss {loss} vs {tape_loss}");
     for (i, (spec, tg)) in m.specs.iter().zip(tape_grads.unwrap()).enumerate() {
         let fg = &grad[m.offsets[i]..m.offsets[i + 1]];
@@ -113,7 +113,7 @@ fn fused_run(cfg: &ModelConfig, b: usize, t: usize) -> (f32, Vec<f32>, Vec<f32>,
     let mut w = ModelWeights::default();
     w.pack(m.params(), m.index(), true, true);
     let (mut ws, mut grad) = (Vec::new(), Vec::new());
-    let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, 1.0, None, None, &mut ws, &mut grad);
+    let loss = fused::loss_and_grad(&m, &w, &x, &y, b, t, 1.0, None, &mut ws, &mut grad);
     let (inference_loss, _) = m.loss_and_grad(Batch { tokens: &x, b, t }, &y, false).unwrap();
     (loss, grad, fused::logits(&m, &x, b, t), inference_loss)
 }
@@ -204,7 +204,7 @@ fn a_gradient_applied_from_a_flat_buffer_is_a_training_step_and_shards_add_up() 
     let mut t2 = Trainer::new(&applied, 1e-2, 0.01, 1.0);
     let s = t1.step(&mut stepped, Batch { tokens: &x, b, t }, &y).unwrap();
     let mut g = vec![0.0; applied.num_params()];
-    let loss = t2.gradient(&applied, Batch { tokens: &x, b, t }, &y, 1.0, None, 0, &mut g).unwrap();
+    let loss = t2.gradient(&applied, Batch { tokens: &x, b, t }, &y, 1.0, None, &mut g).unwrap();
     let norm = t2.apply_flat(&mut applied, &mut g).unwrap();
     assert_eq!((loss, norm), (s.loss, s.grad_norm));
     assert!(stepped.params() == applied.params());
@@ -212,18 +212,16 @@ fn a_gradient_applied_from_a_flat_buffer_is_a_training_step_and_shards_add_up() 
     let m = model(cfg, 2);
     let mut tr = Trainer::new(&m, 1e-2, 0.01, 1.0);
     let mut whole = vec![0.0; m.num_params()];
-    let lw = tr.gradient(&m, Batch { tokens: &x, b, t }, &y, 1.0, None, 0, &mut whole).unwrap();
+    let lw = tr.gradient(&m, Batch { tokens: &x, b, t }, &y, 1.0, None, &mut whole).unwrap();
     let (mut sum, mut part, mut lsum) = (vec![0.0f32; m.num_params()], vec![0.0; m.num_params()], 0.0);
     for half in [0..b / 2, b / 2..b] {
         let r = half.start * t..half.end * t;
-        lsum += tr
-            .gradient(&m, Batch { tokens: &x[r.clone()], b: b / 2, t }, &y[r], 0.5, None, half.start, &mut part)
-            .unwrap();
+        lsum += tr.gradient(&m, Batch { tokens: &x[r.clone()], b: b / 2, t }, &y[r], 0.5, None, &mut part).unwrap();
         sum.iter_mut().zip(&part).for_each(|(a, p)| *a += p);
     }
     assert!((lsum - lw).abs() < 1e-5, "{lsum} vs {lw}");
     let scale = whole.iter().fold(0.0f32, |a, v| a.max(v.abs()));
     assert!(max_abs(&sum, &whole) <= 1e-5 * scale, "shards differ by {}", max_abs(&sum, &whole));
     let mut short = vec![0.0; 3];
-    assert!(tr.gradient(&m, Batch { tokens: &x, b, t }, &y, 1.0, None, 0, &mut short).is_err());
+    assert!(tr.gradient(&m, Batch { tokens: &x, b, t }, &y, 1.0, None, &mut short).is_err());
 }

@@ -302,9 +302,6 @@ class TrainingOptions:
     batch_size: int = option("batchSize", 4, "windows per batch", at_least(1))
     seq_length: int = option("seqLength", 25, "tokens per window (BPTT length)", at_least(1))
     grad_clip: float = option("gradClip", 1.0, "clip the global gradient norm to this (0 = off)", non_negative)
-    dropout: float = option(
-        "dropout", 0.0, "drop this fraction of each layer's and the head's inputs while training (0 = off)", fraction
-    )
     log_every: int = option("logEvery", 25, "log a line every N epochs (and the first)", at_least(1))
     skip_non_finite: bool = option(
         "skipNonFinite", False, "skip (and count) steps whose loss or gradient is NaN/inf instead of stopping"

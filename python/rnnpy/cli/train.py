@@ -225,7 +225,7 @@ class Run:
             config = args.model.config(self.vocab.size)
             config.check_training_memory(*self._batch_shape())  # refused up front, with both sizes
             model = Model(config, seed=self.seed)
-            return model, Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip, t.dropout, self.seed), Position()
+            return model, Trainer(model, t.learning_rate, t.weight_decay, t.grad_clip), Position()
         ck.config.check_training_memory(*self._batch_shape())
         path = args.checkpoint.load_checkpoint
         for field, name in option_names(ModelOptions).items():
@@ -236,7 +236,7 @@ class Run:
                 )
         self._restore_rng()
         self.out.line(f"Loaded binary checkpoint from {path} ({ck.config.num_parameters()} params, {file_mb(path)} MB)")
-        trainer = ck.trainer(t.learning_rate, t.weight_decay, t.grad_clip, t.dropout, self.seed)
+        trainer = ck.trainer(t.learning_rate, t.weight_decay, t.grad_clip)
         if ck.optimizer_step > 0:
             self.out.line(f"Restored optimizer step: {ck.optimizer_step}")
         return ck.model, trainer, self._restore_position(ck.model)

@@ -66,7 +66,7 @@ class RunLog:
             f"{c.num_experts} experts top-{c.top_k}, fast={c.fast_mode}, rwkv={c.use_rwkv}",
             "parameters": f"{total:,} total, {active:,} active per token",
             "training": f"epochs {self.start_epoch}->{t.epochs}, batch {t.batch_size}, lr {t.learning_rate}, "
-            f"wd {t.weight_decay}, clip {t.grad_clip}" + (f", dropout {t.dropout}" if t.dropout else ""),
+            f"wd {t.weight_decay}, clip {t.grad_clip}",
             "seed": r.seed,
         }
         if t.lr_schedule != "constant" or t.warmup_steps:

@@ -3,7 +3,6 @@
 //! thread count, so results never depend on it), each on its own workspace.
 
 use super::acts::size;
-use super::dropout::DropoutRows;
 use super::model::{self as chunk, final_states, forward, StateRows, Workspace};
 use super::weights::ModelWeights;
 use crate::engine::Tensor;
@@ -31,9 +30,7 @@ pub fn inference_chunks(b: usize) -> Vec<(usize, usize)> {
 /// their gradients summed in chunk order. With `state` (per layer
 /// `[s, num, den, xp]` or `[s]`, `[B, H]` each) the sequences start from it
 /// and it is advanced to their end — gradients do not flow into it
-/// (truncated BPTT). With `dropout` (its `first_seq`: the batch's first
-/// sequence's index in the whole batch) the layers' inputs are dropped.
-/// Token ids are checked by the caller.
+/// (truncated BPTT). Token ids are checked by the caller.
 #[allow(clippy::too_many_arguments)]
 pub fn loss_and_grad(
     model: &Model,
@@ -44,7 +41,6 @@ pub fn loss_and_grad(
     t: usize,
     scale: f32,
     state: Option<&mut [Vec<Tensor>]>,
-    dropout: Option<DropoutRows>,
     workspaces: &mut Vec<Workspace>,
     grad: &mut Vec<f32>,
 ) -> f32 {
@@ -57,7 +53,7 @@ pub fn loss_and_grad(
         .map(|(&(s, e), ws)| {
             let weight = scale * (e - s) as f32 / b as f32;
             let init = view.map(|layers| StateRows { layers, rows: (s, e) });
-            forward(model, w, &tokens[s * t..e * t], e - s, t, init, dropout.map(|d| d.offset(s)), ws);
+            forward(model, w, &tokens[s * t..e * t], e - s, t, init, ws);
             chunk::loss(model, w, &targets[s * t..e * t], Some(weight), ws) * weight as f64
         })
         .collect();
@@ -83,7 +79,7 @@ pub fn logits(model: &Model, tokens: &[u32], b: usize, t: usize) -> Vec<f32> {
         .par_iter()
         .map(|&(s, e)| {
             let mut ws = Workspace::default();
-            forward(model, &w, &tokens[s * t..e * t], e - s, t, None, None, &mut ws);
+            forward(model, &w, &tokens[s * t..e * t], e - s, t, None, &mut ws);
             ws.logits
         })
         .collect();
@@ -111,7 +107,7 @@ pub fn step(model: &Model, state: &mut [Vec<Tensor>], tokens: &[u32], workspaces
     workspaces.resize_with(parts.len(), Workspace::default);
     let view: &[Vec<Tensor>] = state;
     let run = |&(s, e): &(usize, usize), ws: &mut Workspace| {
-        forward(model, &w, &tokens[s..e], e - s, 1, Some(StateRows { layers: view, rows: (s, e) }), None, ws);
+        forward(model, &w, &tokens[s..e], e - s, 1, Some(StateRows { layers: view, rows: (s, e) }), ws);
     };
     if parts.len() == 1 {
         run(&parts[0], &mut workspaces[0]);
@@ -144,7 +140,7 @@ pub fn loss(
         .map(|&(s, e)| {
             let mut ws = Workspace::default();
             let init = view.map(|layers| StateRows { layers, rows: (s, e) });
-            forward(model, &w, &tokens[s * t..e * t], e - s, t, init, None, &mut ws);
+            forward(model, &w, &tokens[s * t..e * t], e - s, t, init, &mut ws);
             (chunk::row_losses(model, &targets[s * t..e * t], &mut ws), view.map(|_| ws))
         })
         .collect();

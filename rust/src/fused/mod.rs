@@ -10,7 +10,6 @@
 pub mod acts;
 pub mod backward;
 pub mod batch;
-pub mod dropout;
 pub mod forward;
 pub mod kernels;
 pub mod model;

@@ -4,7 +4,6 @@
 
 use super::acts::{size, Dims, LayerActs, StepScratch};
 use super::backward::{layer_backward, LayerGrads};
-use super::dropout::{self, DropoutRows};
 use super::forward::{final_state, layer_forward, LayerVecs};
 use super::kernels::{rmsnorm_rows, rmsnorm_rows_bwd};
 use super::weights::ModelWeights;
@@ -33,42 +32,11 @@ pub struct Workspace {
     back: LayerGrads,
     /// This chunk's gradient of every parameter, flat in the checkpoint's order.
     pub grad: Vec<f32>,
-    /// The last pass's dropout (None: nothing dropped), its masks — `[T·B, I]`
-    /// for each layer's input, then `[T·B, H]` for the head's — and the
-    /// dropped inputs of layers 1.. and the head (index 0 unused: the
-    /// embedding rows are dropped in place).
-    dropout: Option<DropoutRows>,
-    masks: Vec<Vec<f32>>,
-    dropped: Vec<Vec<f32>>,
 }
 
 impl Workspace {
     fn dims(&self, model: &Model, l: usize) -> Dims {
         Dims::new(&model.config, l, self.b, self.t)
-    }
-
-    /// What layer `l` read in the last pass (`l` = L: what the head read):
-    /// the embedding rows, or the layer below's output, dropped if dropout was on.
-    fn input(&self, l: usize) -> &[f32] {
-        match (l, self.dropout) {
-            (0, _) => &self.x0,
-            (_, Some(_)) => &self.dropped[l],
-            (_, None) => &self.layers[l - 1].out,
-        }
-    }
-
-    /// Masks input `l` (see [`Workspace::input`]) with a fresh mask, when dropout is on.
-    fn drop_input(&mut self, l: usize) {
-        let Some(d) = self.dropout else { return };
-        let (b, t) = (self.b, self.t);
-        if l == 0 {
-            dropout::fill_mask(d, 0, b, t, self.x0.len() / (b * t), &mut self.masks[0]);
-            dropout::apply(&mut self.x0, &self.masks[0]);
-        } else {
-            let out = &self.layers[l - 1].out;
-            dropout::fill_mask(d, l, b, t, out.len() / (b * t), &mut self.masks[l]);
-            dropout::apply_into(out, &self.masks[l], &mut self.dropped[l]);
-        }
     }
 }
 
@@ -89,10 +57,8 @@ impl<'a> StateRows<'a> {
 }
 
 /// Forward over `tokens [B, T]` (batch-major) from `init` (zeros when
-/// `None`), with `dropout` on the layers' and the head's inputs when given
-/// (training only: see `dropout.rs`). Leaves the logits `[T·B, V]`
-/// (time-major) and every layer's values in `ws`.
-#[allow(clippy::too_many_arguments)]
+/// `None`). Leaves the logits `[T·B, V]` (time-major) and every layer's
+/// values in `ws`.
 pub fn forward(
     model: &Model,
     w: &ModelWeights,
@@ -100,7 +66,6 @@ pub fn forward(
     b: usize,
     t: usize,
     init: Option<StateRows>,
-    dropout: Option<DropoutRows>,
     ws: &mut Workspace,
 ) {
     let cfg = &model.config;
@@ -115,34 +80,22 @@ pub fn forward(
     for (dst, &id) in ws.x0.chunks_exact_mut(e).zip(&ws.ids) {
         dst.copy_from_slice(&emb[id as usize * e..(id as usize + 1) * e]);
     }
-    let layers = cfg.num_layers;
-    ws.layers.resize_with(layers, LayerActs::default);
-    ws.dropout = dropout.filter(|d| d.rate > 0.0);
-    if ws.dropout.is_some() {
-        ws.masks.resize_with(layers + 1, Vec::new);
-        ws.dropped.resize_with(layers + 1, Vec::new);
-    }
-    for l in 0..layers {
-        ws.drop_input(l);
+    ws.layers.resize_with(cfg.num_layers, LayerActs::default);
+    for l in 0..cfg.num_layers {
         let d = ws.dims(model, l);
         let p = LayerVecs::new(model.params(), &model.index.layers[l]);
+        let (below, rest) = ws.layers.split_at_mut(l);
+        let x: &[f32] = if l == 0 { &ws.x0 } else { &below[l - 1].out };
         let st = init.map(|s| {
             let n = s.layers[l].len();
             [0, 1, 2, 3].map(move |k| if k < n { s.get(l, k) } else { &[][..] })
         });
-        let mut acts = std::mem::take(&mut ws.layers[l]);
-        let mut scratch = std::mem::take(&mut ws.scratch);
-        layer_forward(&d, &w.layers[l], &p, ws.input(l), st.as_ref().map(|a| &a[..]), &mut acts, &mut scratch);
-        ws.layers[l] = acts;
-        ws.scratch = scratch;
+        layer_forward(&d, &w.layers[l], &p, x, st.as_ref().map(|a| &a[..]), &mut rest[0], &mut ws.scratch);
     }
-    ws.drop_input(layers);
+    let out = &ws.layers[cfg.num_layers - 1].out;
     size(&mut ws.head_n, rows * h);
     size(&mut ws.head_inv, rows);
-    let (mut head_n, mut head_inv) = (std::mem::take(&mut ws.head_n), std::mem::take(&mut ws.head_inv));
-    rmsnorm_rows(ws.input(layers), &model.params()[model.index.output_norm].data, &mut head_n, &mut head_inv);
-    ws.head_n = head_n;
-    ws.head_inv = head_inv;
+    rmsnorm_rows(out, &model.params()[model.index.output_norm].data, &mut ws.head_n, &mut ws.head_inv);
     size(&mut ws.logits, rows * v);
     matmul_packed(MatRef::new(&ws.head_n, rows, h), &w.head.w, &mut ws.logits, v, false);
 }
@@ -212,44 +165,36 @@ fn backward(model: &Model, w: &ModelWeights, ws: &mut Workspace) {
     let (e, h, v) = (cfg.embed_size, cfg.hidden_size, cfg.vocab_size);
     let rows = ws.b * ws.t;
     let offsets = &model.offsets;
-    // Out of the workspace while its inputs are read (`Workspace::input`).
-    let (mut grad_buf, mut back_buf) = (std::mem::take(&mut ws.grad), std::mem::take(&mut ws.back));
-    let (grad, back) = (&mut grad_buf, &mut back_buf);
-    size(grad, model.num_params());
-    grad.fill(0.0);
+    size(&mut ws.grad, model.num_params());
+    ws.grad.fill(0.0);
     let params = model.params();
     // Head: logits = n @ output_proj, n = rmsnorm(out_L; output_norm).
+    let grad = &mut ws.grad;
     let slot = |i: usize| offsets[i]..offsets[i + 1];
     let out_proj = slot(model.index.output_proj);
     matmul(MatRef::transposed(&ws.head_n, rows, h), MatRef::new(&ws.logits, rows, v), &mut grad[out_proj], v, true);
+    let back = &mut ws.back;
     size(&mut back.d_n, rows * h);
     matmul_packed(MatRef::new(&ws.logits, rows, v), &w.head.wt, &mut back.d_n, h, false);
-    let layers = cfg.num_layers;
+    let last = &ws.layers[cfg.num_layers - 1];
     size(&mut back.d_out, rows * h);
     back.d_out.fill(0.0);
     let out_norm = slot(model.index.output_norm);
     rmsnorm_rows_bwd(
-        ws.input(layers),
+        &last.out,
         &params[model.index.output_norm].data,
         &ws.head_inv,
         &back.d_n,
         &mut back.d_out,
         &mut grad[out_norm],
     );
-    // Through a dropped input: ∂out = ∂(out ⊙ mask) ⊙ mask.
-    let undrop = |d: &mut Vec<f32>, l: usize| {
-        if ws.dropout.is_some() {
-            dropout::apply(d, &ws.masks[l]);
-        }
-    };
-    undrop(&mut back.d_out, layers);
     // Layers, last to first: each turns d_out into d_x, the next one's d_out.
-    for l in (0..layers).rev() {
+    for l in (0..cfg.num_layers).rev() {
         let d = Dims::new(cfg, l, ws.b, ws.t);
         let p = LayerVecs::new(params, &model.index.layers[l]);
-        layer_backward(&d, &w.layers[l], &p, &model.index.layers[l], offsets, ws.input(l), &ws.layers[l], back, grad);
+        let x: &[f32] = if l == 0 { &ws.x0 } else { &ws.layers[l - 1].out };
+        layer_backward(&d, &w.layers[l], &p, &model.index.layers[l], offsets, x, &ws.layers[l], back, grad);
         std::mem::swap(&mut back.d_out, &mut back.d_x);
-        undrop(&mut back.d_out, l);
     }
     // Embedding rows, in row order.
     let a = offsets[model.index.embedding];
@@ -259,6 +204,4 @@ fn backward(model: &Model, w: &ModelWeights, ws: &mut Workspace) {
             *g += dv;
         }
     }
-    ws.grad = grad_buf;
-    ws.back = back_buf;
 }

@@ -9,7 +9,6 @@ use crate::engine::tape::Gradients;
 use crate::engine::{Tape, Tensor, Var};
 use crate::error::{Error, Result};
 use crate::fused::batch;
-use crate::fused::dropout::DropoutRows;
 use crate::fused::weights::ModelWeights;
 use crate::generate::RecurrentState;
 use std::sync::{Arc, OnceLock};
@@ -176,37 +175,21 @@ impl Model {
     /// The chunks depend only on B, so the result is the same for any number
     /// of threads.
     pub fn loss_and_grad(&self, batch: Batch, targets: &[u32], want_grad: bool) -> Result<(f32, Option<Vec<Tensor>>)> {
-        if !want_grad {
-            self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
-            self.check_tokens(targets, batch.b, batch.t, "targets")?;
-            self.config.check_pass_memory("computing the loss of", batch.b, batch.t)?;
-            let loss = batch::loss(self, batch.tokens, targets, batch.b, batch.t, None);
-            crate::interrupt::check()?;
-            return Ok((loss, None));
-        }
-        let (loss, grads) = self.loss_and_grad_dropped(batch, targets, None)?;
-        Ok((loss, Some(grads)))
-    }
-
-    /// [`Model::loss_and_grad`]'s loss and gradient with the training-time
-    /// `dropout` of `fused/dropout.rs` (None: none): what a training step
-    /// differentiates.
-    pub fn loss_and_grad_dropped(
-        &self,
-        batch: Batch,
-        targets: &[u32],
-        dropout: Option<DropoutRows>,
-    ) -> Result<(f32, Vec<Tensor>)> {
         self.check_tokens(batch.tokens, batch.b, batch.t, "inputs")?;
         self.check_tokens(targets, batch.b, batch.t, "targets")?;
         let (b, t) = (batch.b, batch.t);
         self.config.check_pass_memory("computing the loss and gradient of", b, t)?;
+        if !want_grad {
+            let loss = batch::loss(self, batch.tokens, targets, b, t, None);
+            crate::interrupt::check()?;
+            return Ok((loss, None));
+        }
         let mut w = ModelWeights::default();
         w.pack(&self.params, &self.index, self.config.effective_top_k() > 0 && !self.config.fast_mode, true);
         let (mut ws, mut grad) = (Vec::new(), Vec::new());
-        let loss = batch::loss_and_grad(self, &w, batch.tokens, targets, b, t, 1.0, None, dropout, &mut ws, &mut grad);
+        let loss = batch::loss_and_grad(self, &w, batch.tokens, targets, b, t, 1.0, None, &mut ws, &mut grad);
         crate::interrupt::check()?;
-        Ok((loss, self.unflatten(&grad)))
+        Ok((loss, Some(self.unflatten(&grad))))
     }
 
     /// Mean cross-entropy from `state` (sequence b continues row b of it),

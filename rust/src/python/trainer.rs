@@ -69,14 +69,6 @@ fn check_grad_clip(clip: f32) -> PyResult<()> {
     }
 }
 
-fn check_dropout(rate: f32) -> PyResult<()> {
-    if (0.0..1.0).contains(&rate) {
-        Ok(())
-    } else {
-        Err(input(format!("dropout must be in [0, 1), got {rate}")))
-    }
-}
-
 impl PyTrainer {
     /// Runs `f` on the trainer with the GIL released.
     fn with<T: Send>(&self, py: Python<'_>, f: impl Send + FnOnce(&mut State) -> T) -> T {
@@ -126,28 +118,17 @@ fn run_steps(
 #[pymethods]
 impl PyTrainer {
     #[new]
-    #[pyo3(signature = (model, learning_rate=1e-3, weight_decay=0.01, grad_clip=1.0, dropout=0.0, dropout_seed=0))]
-    fn new(
-        py: Python<'_>,
-        model: &PyModel,
-        learning_rate: f32,
-        weight_decay: f32,
-        grad_clip: f32,
-        dropout: f32,
-        dropout_seed: u64,
-    ) -> PyResult<Self> {
+    #[pyo3(signature = (model, learning_rate=1e-3, weight_decay=0.01, grad_clip=1.0))]
+    fn new(py: Python<'_>, model: &PyModel, learning_rate: f32, weight_decay: f32, grad_clip: f32) -> PyResult<Self> {
         check_learning_rate(learning_rate)?;
         check_weight_decay(weight_decay)?;
         check_grad_clip(grad_clip)?;
-        check_dropout(dropout)?;
         let trainer = py.allow_threads(|| {
             let m = model.read();
             // AdamW's moments, the summed gradient and the packed weights with their transposes.
             let bytes = 4 * 5 * m.num_params() as u128;
             crate::memory::ensure(bytes, || format!("an AdamW trainer for {}", m.config.describe_model()))?;
-            let mut trainer = Trainer::new(&m, learning_rate, weight_decay, grad_clip);
-            (trainer.dropout, trainer.dropout_seed) = (dropout, dropout_seed);
-            Ok::<_, crate::Error>(trainer)
+            Ok::<_, crate::Error>(Trainer::new(&m, learning_rate, weight_decay, grad_clip))
         })?;
         Ok(PyTrainer { inner: Mutex::new(State { trainer, checked_rows: 0 }) })
     }
@@ -186,26 +167,6 @@ impl PyTrainer {
         self.with(py, |s| s.trainer.grad_clip = clip);
         Ok(())
     }
-    /// Training-time dropout on the layers' and the head's inputs (0: none).
-    #[getter]
-    fn dropout(&self, py: Python<'_>) -> f32 {
-        self.with(py, |s| s.trainer.dropout)
-    }
-    #[setter]
-    fn set_dropout(&self, py: Python<'_>, rate: f32) -> PyResult<()> {
-        check_dropout(rate)?;
-        self.with(py, |s| s.trainer.dropout = rate);
-        Ok(())
-    }
-    /// The seed of the dropout masks (with the optimizer step, each step's masks).
-    #[getter]
-    fn dropout_seed(&self, py: Python<'_>) -> u64 {
-        self.with(py, |s| s.trainer.dropout_seed)
-    }
-    #[setter]
-    fn set_dropout_seed(&self, py: Python<'_>, seed: u64) {
-        self.with(py, |s| s.trainer.dropout_seed = seed);
-    }
 
     /// One step on `inputs`/`targets [B, T]`: `(loss, pre-clip grad norm)`.
     /// With `state`, the sequences continue from it and it advances to their
@@ -233,10 +194,8 @@ impl PyTrainer {
 
     /// The gradient of `scale ×` the batch's mean loss into `out` (float32,
     /// one value per parameter, checkpoint order), without an update;
-    /// returns `scale ×` the loss. With `state`, as in `step`. `first_seq`:
-    /// the index of the first sequence in the global batch (a data-parallel
-    /// rank's share), whose rows' dropout masks these are.
-    #[pyo3(signature = (model, inputs, targets, out, scale=1.0, state=None, first_seq=0))]
+    /// returns `scale ×` the loss. With `state`, as in `step`.
+    #[pyo3(signature = (model, inputs, targets, out, scale=1.0, state=None))]
     #[allow(clippy::too_many_arguments)]
     fn gradient(
         &self,
@@ -247,7 +206,6 @@ impl PyTrainer {
         mut out: PyReadwriteArray1<f32>,
         scale: f32,
         state: Option<&PyRecurrentState>,
-        first_seq: usize,
     ) -> PyResult<f32> {
         let (ids, tg, shape) = token_pair(&inputs, &targets)?;
         let (b, t) = (shape[0], shape[1]);
@@ -259,7 +217,7 @@ impl PyTrainer {
             let m = model.read();
             s.check_batch_memory(&m, b, t)?;
             let mut st = state.map(|st| lock(&st.inner));
-            s.trainer.gradient(&m, Batch { tokens: &ids, b, t }, &tg, scale, st.as_deref_mut(), first_seq, out)
+            s.trainer.gradient(&m, Batch { tokens: &ids, b, t }, &tg, scale, st.as_deref_mut(), out)
         })?)
     }
 

@@ -106,7 +106,7 @@ pub fn token_log_probs(model: &Model, seqs: &[u32], n: usize, t: usize, tau: f32
         .par_iter()
         .map(|&(s, e)| {
             let mut ws = Workspace::default();
-            forward(model, &w, &inputs[s * (t - 1)..e * (t - 1)], e - s, t - 1, None, None, &mut ws);
+            forward(model, &w, &inputs[s * (t - 1)..e * (t - 1)], e - s, t - 1, None, &mut ws);
             let nb = e - s;
             // Time-major row r is position r / nb + 1 of sequence s + r % nb.
             ws.logits
@@ -231,7 +231,7 @@ pub fn grpo_gradient(
         .par_iter()
         .zip(workspaces.par_iter_mut())
         .map(|(&(s, e), ws)| {
-            forward(model, w, &inputs[s * (t - 1)..e * (t - 1)], e - s, t - 1, None, None, ws);
+            forward(model, w, &inputs[s * (t - 1)..e * (t - 1)], e - s, t - 1, None, ws);
             let nb = e - s;
             let mut sums = Sums::default();
             let mut row_grad = |r: usize, row: &mut [f32]| -> f64 {
