@@ -3,19 +3,20 @@ the same number of optimizer steps and scored on the held-out tenth exactly
 as quality.py scores the recipe.
 
 A step budget, not a wall-time one, so that the comparison does not depend
-on how loaded the machine is while it runs: every candidate does the same
-arithmetic per step (same model, B32 T128), so the same steps are the same
-seconds on a quiet machine. The schedules decay over --maxSteps.
+on how loaded the machine is while it runs: the engine's results are the
+same bits at any thread count, so a candidate run at 1 thread on a busy
+core trains exactly what 2 threads would in their five minutes. The
+schedules decay over --maxSteps. Candidates of another model (depth, cell)
+do other arithmetic per step: each gets the steps its own speed gives
+(QUALITY.md lists them).
 
-    python benchmarks/quality_candidates.py --steps 2600 --threads 2 --update-doc full   # the full budget
-    python benchmarks/quality_candidates.py --steps 300 --only recipe,random-3e-3 --seeds 1,2
-    RAYON_NUM_THREADS=1 taskset -c 1 python benchmarks/quality_candidates.py --speed 40   # the step budget
+    taskset -c 1 python benchmarks/quality_candidates.py --steps 1940 --only recipe,wd-0.01,wd-0.1,wd-1
+    taskset -c 1 python benchmarks/quality_candidates.py --steps 1620 --only rwkv-2-layers
+    RAYON_NUM_THREADS=2 python benchmarks/quality_candidates.py --speed 20   # the recipe's step budget
 
---speed times 40 of the recipe's training steps in process and prints its
-tokens per second of wall time and of CPU time: on a loaded machine the
-CPU-time rate is what a quiet core would give, and the step budget that
-five minutes at 2 threads give is 300 s × 1.7 (the assumed 2-thread
-speed-up) × that rate / tokens per step.
+--speed times 20 of the recipe's training steps in process and prints its
+tokens per second and the steps five minutes give at that rate (run it on
+a quiet machine at the thread count of the budget).
 
 Results and the commands that made them: benchmarks/QUALITY.md.
 """
@@ -36,16 +37,19 @@ from report import replace_marked
 
 import rnnpy
 
-TWO_THREAD_SPEEDUP = 1.7  # assumed, for the step budget: see the module docstring
-
-# Each candidate is the recipe with these options changed ("" drops one).
-SCREENED = {"learningRate": "0.003", "minLearningRate": "0.0003"}  # the first recipe's rate, before the screen
+# Each candidate is the recipe with these options changed ("" drops one, so
+# the default applies). The recipe: three 256-wide GRU-only layers (no RWKV,
+# no MoE), random windows, cosine 6e-3 → 6e-4 after 50 warm-up steps, AdamW
+# weight decay 0.3, clip 1. The step budget of each (five minutes at 2
+# threads, from --speed) is in QUALITY.md beside its result.
 CANDIDATES: dict[str, dict[str, str]] = {
-    "recipe": {},  # stateful, cosine 6e-3 → 6e-4 after 50 warm-up steps, clip 1
-    "cosine-3e-3": SCREENED,
-    "shuffled-3e-3": {"batching": "shuffled", **SCREENED},
-    "random-3e-3": {"batching": "random", **SCREENED},
-    "constant-2e-3": {"lrSchedule": "constant", "learningRate": "0.002", "minLearningRate": "", "warmupSteps": ""},
+    "recipe": {},
+    "wd-0.01": {"weightDecay": "0.01"},  # the default weight decay
+    "wd-0.1": {"weightDecay": "0.1"},
+    "wd-1": {"weightDecay": "1.0"},
+    "gru-4-layers-wd-0.01": {"numLayers": "4", "weightDecay": "0.01"},
+    "rwkv-2-layers": {"numLayers": "2", "useRWKV": ""},  # the RWKV cell, two layers (its speed: 1,620 steps)
+    "previous-recipe": {"numLayers": "2", "useRWKV": "", "weightDecay": ""},  # two RWKV layers, weight decay 0.01
 }
 
 
@@ -60,8 +64,13 @@ def speed(steps: int) -> str:
     text = DATA.read_text(encoding="utf-8")
     vocab = rnnpy.CharVocab.from_text(text)
     ids = np.asarray(vocab.encode(text), dtype=np.uint32)
-    h, e, b, t = (int(_option(RECIPE, n)) for n in ("hiddenSize", "embedSize", "batchSize", "seqLength"))
-    config = rnnpy.ModelConfig(vocab_size=vocab.size, hidden_size=h, embed_size=e, fast_mode=True)
+    h, e, b, t, layers = (
+        int(_option(RECIPE, n)) for n in ("hiddenSize", "embedSize", "batchSize", "seqLength", "numLayers")
+    )
+    rwkv = _option(RECIPE, "useRWKV") != "false"
+    config = rnnpy.ModelConfig(
+        vocab_size=vocab.size, hidden_size=h, embed_size=e, num_layers=layers, use_rwkv=rwkv, fast_mode=True
+    )
     trainer = rnnpy.Trainer(rnnpy.Model(config, seed=1), learning_rate=float(_option(RECIPE, "learningRate")))
     rng = np.random.default_rng(1)
 
@@ -77,10 +86,10 @@ def speed(steps: int) -> str:
         step()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     tokens = steps * b * t
-    budget = 300 * TWO_THREAD_SPEEDUP * tokens / cpu / (b * t)
+    budget = 300 * tokens / wall / (b * t)
     return (
         f"recipe step ({b}×{t}): {tokens / wall:,.0f} tokens/s of wall time, {tokens / cpu:,.0f} of CPU time "
-        f"(CPU/wall {cpu / wall:.2f}); 5 minutes at 2 threads ≈ {budget:,.0f} steps (speed-up {TWO_THREAD_SPEEDUP})"
+        f"(CPU/wall {cpu / wall:.2f}); 5 minutes at this rate ≈ {budget:,.0f} steps"
     )
 
 
@@ -101,7 +110,7 @@ def table(runs: list[dict[str, Any]]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description="the recipe's variants at a fixed step budget (issue 11)")
     ap.add_argument(
-        "--steps", type=int, default=2600, help="optimizer steps per candidate (2600: five minutes at 2 threads)"
+        "--steps", type=int, default=1940, help="optimizer steps per candidate (1940: the recipe's five minutes at 2 threads)"
     )
     ap.add_argument("--speed", type=int, help="only time this many of the recipe's steps (tokens/s, step budget)")
     ap.add_argument("--threads", type=int, default=1)
