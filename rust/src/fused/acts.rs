@@ -106,15 +106,25 @@ pub struct RoutedActs {
 
 impl RoutedActs {
     /// Empties the lists and reserves room for `rows` rows (every row routed
-    /// here), so that appending inside the recurrence never allocates.
+    /// here), so that appending inside the recurrence never allocates. The
+    /// products' outputs (`gu`, `a`, `y`) keep their length: every row is
+    /// written before it is read, and zero-filling them again each pass (each
+    /// token, in generation) cost more than the elementwise work on them.
     pub fn clear(&mut self, rows: usize, h: usize) {
         self.rows.clear();
         self.rows.reserve(rows);
         self.starts.clear();
         self.starts.push(0);
-        for (v, width) in [(&mut self.n, h), (&mut self.gu, 4 * h), (&mut self.a, 2 * h), (&mut self.y, h)] {
-            v.clear();
-            v.reserve(rows * width);
+        self.n.clear();
+        self.n.reserve(rows * h);
+    }
+
+    /// Makes room for rows `..end` of the products' outputs (see `clear`).
+    pub fn grow_outputs(&mut self, end: usize, h: usize) {
+        for (v, width) in [(&mut self.gu, 4 * h), (&mut self.a, 2 * h), (&mut self.y, h)] {
+            if v.len() < end * width {
+                v.resize(end * width, 0.0);
+            }
         }
     }
 }

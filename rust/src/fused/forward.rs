@@ -261,10 +261,13 @@ fn moe_forward(d: &Dims, w: &MoeWeights, norm: &[f32], t: usize, o1: &[f32], m: 
         }
         let count = e.rows.len() - start;
         if count > 0 {
-            e.gu.resize((start + count) * 4 * h, 0.0);
-            e.a.resize((start + count) * 2 * h, 0.0);
-            e.y.resize((start + count) * h, 0.0);
-            let (gu, a, y) = (&mut e.gu[start * 4 * h..], &mut e.a[start * 2 * h..], &mut e.y[start * h..]);
+            let end = start + count;
+            e.grow_outputs(end, h);
+            let (gu, a, y) = (
+                &mut e.gu[start * 4 * h..end * 4 * h],
+                &mut e.a[start * 2 * h..end * 2 * h],
+                &mut e.y[start * h..end * h],
+            );
             matmul_packed(MatRef::new(&e.n[start * h..], count, h), &w.gate_up[j].w, gu, 4 * h, false);
             swiglu_fwd(h, 4 * h, gu, a);
             matmul_packed(MatRef::new(a, count, 2 * h), &w.down[j + 1].w, y, h, false);
