@@ -49,7 +49,6 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "wd-1": {"weightDecay": "1.0"},
     "gru-4-layers-wd-0.01": {"numLayers": "4", "weightDecay": "0.01"},
     "rwkv-2-layers": {"numLayers": "2", "useRWKV": ""},  # the RWKV cell, two layers (its speed: 1,620 steps)
-    "previous-recipe": {"numLayers": "2", "useRWKV": "", "weightDecay": ""},  # two RWKV layers, weight decay 0.01
 }
 
 

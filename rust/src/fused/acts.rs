@@ -106,10 +106,10 @@ pub struct RoutedActs {
 
 impl RoutedActs {
     /// Empties the lists and reserves room for `rows` rows (every row routed
-    /// here), so that appending inside the recurrence never allocates. The
-    /// products' outputs (`gu`, `a`, `y`) keep their length: every row is
-    /// written before it is read, and zero-filling them again each pass (each
-    /// token, in generation) cost more than the elementwise work on them.
+    /// here), so that nothing inside the recurrence allocates. The products'
+    /// outputs (`gu`, `a`, `y`) keep their length: every row is written
+    /// before it is read, and zero-filling them again each pass (each token,
+    /// in generation) cost more than the elementwise work on them.
     pub fn clear(&mut self, rows: usize, h: usize) {
         self.rows.clear();
         self.rows.reserve(rows);
@@ -117,6 +117,9 @@ impl RoutedActs {
         self.starts.push(0);
         self.n.clear();
         self.n.reserve(rows * h);
+        for (v, width) in [(&mut self.gu, 4 * h), (&mut self.a, 2 * h), (&mut self.y, h)] {
+            v.reserve((rows * width).saturating_sub(v.len()));
+        }
     }
 
     /// Makes room for rows `..end` of the products' outputs (see `clear`).
